@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create .venv with trio_srf and its test tools, and install the real peers the
+# test suite talks to (SIPp from Debian's sip-tester) when we are allowed to.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+
+apt_install() {
+  # apt_install PKG... : install Debian packages if apt-get is usable.
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
+    if [ ! -f /tmp/.trio_srf_apt_updated ]; then
+      $SUDO apt-get update -qq && touch /tmp/.trio_srf_apt_updated
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "setup: cannot install $* (need root or sudo with apt-get); tests needing them will skip" >&2
+  fi
+}
+
+# Real SIP peer for interop tests.
+command -v sipp >/dev/null 2>&1 || apt_install sip-tester
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    apt_install python3-venv
+    rm -rf .venv
+    "$PY" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'

@@ -1,0 +1,436 @@
+"""Parsing SIP messages: one datagram (:func:`parse`) or a byte stream (:class:`StreamFramer`).
+
+Rules this module keeps:
+
+* RFC 3261 §7: start line, header fields (with §7.3.1 line folding and the
+  §7.3.3 compact forms), an empty line, then the body. CRLFs before the start
+  line are ignored (§7.5). Bare LF line endings are accepted when a message
+  uses them consistently; a mix is rejected.
+* §18.3 framing. In a datagram the body runs to the end of the packet; a
+  Content-Length larger than what arrived is an error and a smaller one
+  truncates the body. On a stream, Content-Length is mandatory and is the only
+  framing there is.
+* RFC 5626 §4.4.1 keep-alives on streams: a double CRLF between messages is a
+  ping (answer it with one CRLF), a single CRLF is a pong.
+* Limits are configurable (:class:`ParserLimits`): total size (513 beyond),
+  header count and line length (400 beyond). A stream peer can therefore never
+  make the framer buffer more than ``max_message_size`` bytes.
+* Every mandatory header is validated up front (Via, From, To, Call-ID, CSeq
+  and, for requests, the Request-URI), so code above never meets a message it
+  cannot route or answer. Other headers are parsed lazily on first use.
+* Malformed input raises :class:`~trio_srf.errors.RemoteProtocolError` and
+  nothing else; it carries the status to answer (400, 416, 505, 513) and
+  whatever Via/From/To/Call-ID/CSeq survived, so a 4xx can still be routed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from ..errors import LocalProtocolError, RemoteProtocolError
+from ._headers import Headers, header_key
+from ._message import Request, Response
+from ._uri import AbsoluteURI
+
+__all__ = ["DEFAULT_LIMITS", "KeepAlive", "ParserLimits", "StreamFramer", "parse"]
+
+
+@attrs.frozen
+class ParserLimits:
+    """Caps applied to every parsed message.
+
+    Attributes:
+        max_message_size: Largest accepted message (start line + headers +
+            body), in bytes. Larger ones get 513 Message Too Large.
+        max_headers: Most header lines per message (after unfolding).
+        max_line_length: Longest header line (after unfolding), in characters.
+    """
+
+    max_message_size: int = 65535
+    max_headers: int = 256
+    max_line_length: int = 8192
+
+
+DEFAULT_LIMITS = ParserLimits()
+
+
+@attrs.frozen
+class KeepAlive:
+    """An RFC 5626 keep-alive seen on a stream.
+
+    Attributes:
+        ping: True for a double-CRLF ping (answer with ``b"\\r\\n"``), False for
+            a single-CRLF pong.
+    """
+
+    ping: bool
+
+
+_METHOD_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
+_STATUS_RE = re.compile(r"(SIP/\d+\.\d+) ([1-6]\d\d) ([^\x00-\x08\x0a-\x1f\x7f]*)\Z", re.I)
+_VERSION_RE = re.compile(r"SIP/(\d+)\.(\d+)\Z", re.I)
+_HEADER_NAME_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
+_CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_DIGITS_RE = re.compile(r"\d{1,10}\Z")
+
+_SALVAGE_KEYS = ("via", "call-id", "cseq", "from", "to")
+
+
+def _salvage(lines: list[str], err: LocalProtocolError) -> RemoteProtocolError:
+    """Re-raise ``err`` as remote, attaching whatever routing headers survived.
+
+    This is a lenient pass over the raw lines: it must never raise.
+    """
+    remote = err._reraise_as_remote_protocol_error()
+    if not lines:
+        return remote
+    start = lines[0]
+    if remote.is_request is None:
+        if start[:4].upper() == "SIP/":
+            remote.is_request = False
+        elif " " in start:
+            remote.is_request = True
+    if remote.is_request and remote.method is None:
+        parts = start.split(" ")
+        if len(parts) == 3:
+            remote.method, remote.uri = parts[0], parts[1]
+    found: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        if not line or line[0] in " \t":
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = header_key(name.strip())
+        if key in _SALVAGE_KEYS:
+            found.setdefault(key, []).append(value.strip())
+    if not remote.via:
+        remote.via = found.get("via", [])
+    if remote.call_id is None and "call-id" in found:
+        remote.call_id = found["call-id"][0]
+    if remote.cseq is None and "cseq" in found:
+        remote.cseq = found["cseq"][0]
+    if remote.from_ is None and "from" in found:
+        remote.from_ = found["from"][0]
+    if remote.to is None and "to" in found:
+        remote.to = found["to"][0]
+    return remote
+
+
+def _split_lines(head: str) -> list[str]:
+    lines = head.split("\r\n")
+    if len(lines) == 1 and "\n" in head and "\r" not in head:
+        lines = head.split("\n")
+    return lines
+
+
+def _parse_head(
+    lines: list[str], limits: ParserLimits
+) -> tuple[Request | Response, int | None]:
+    """Build a message (empty body) from header lines; return it and Content-Length."""
+    start = lines[0]
+    msg: Request | Response
+    if start[:4].upper() == "SIP/":
+        m = _STATUS_RE.match(start)
+        if m is None:
+            raise LocalProtocolError(f"malformed status line {start[:80]!r}", is_request=False)
+        version = m.group(1)
+        vm = _VERSION_RE.match(version)
+        if vm is None or (vm.group(1), vm.group(2)) != ("2", "0"):
+            raise LocalProtocolError(f"unsupported version {version!r}", is_request=False)
+        msg = Response(int(m.group(2)), m.group(3), None, b"", version.upper())
+    else:
+        parts = start.split(" ")
+        if len(parts) != 3:
+            raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
+        method, uri, version = parts
+        if not _METHOD_RE.match(method) or not uri:
+            raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
+        vm = _VERSION_RE.match(version)
+        if vm is None:
+            raise LocalProtocolError(
+                f"malformed SIP version {version[:20]!r}",
+                is_request=True,
+                method=method,
+                uri=uri,
+            )
+        if (vm.group(1), vm.group(2)) != ("2", "0"):
+            raise LocalProtocolError(
+                f"unsupported SIP version {version!r}",
+                status_hint=505,
+                is_request=True,
+                method=method,
+                uri=uri,
+            )
+        if _CTL_RE.search(uri):
+            raise LocalProtocolError("control character in Request-URI", is_request=True)
+        msg = Request(method, uri, None, b"", version.upper())
+
+    entries: list[tuple[str, str, str]] = []
+    content_length: int | None = None
+    max_line = limits.max_line_length
+    for line in lines[1:]:
+        if not line:
+            raise LocalProtocolError("empty line inside the header section")
+        c = line[0]
+        if c == " " or c == "\t":
+            # §7.3.1: a continuation line belongs to the previous header value.
+            if not entries:
+                raise LocalProtocolError("continuation line before the first header")
+            k, n, v = entries[-1]
+            v = f"{v} {line.strip()}" if v else line.strip()
+            if len(v) > max_line:
+                raise LocalProtocolError(f"header {n} longer than {max_line} characters")
+            entries[-1] = (k, n, v)
+            continue
+        if len(line) > max_line:
+            raise LocalProtocolError(f"header line longer than {max_line} characters")
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise LocalProtocolError(f"header line without a colon: {line[:40]!r}")
+        name = name.rstrip(" \t")
+        if not _HEADER_NAME_RE.match(name):
+            raise LocalProtocolError(f"invalid header name {name[:40]!r}")
+        key = header_key(name)
+        value = value.strip(" \t")
+        if key == "content-length":
+            if not _DIGITS_RE.match(value):
+                raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
+            length = int(value)
+            if content_length is not None and content_length != length:
+                raise LocalProtocolError("conflicting Content-Length headers")
+            content_length = length
+            continue
+        entries.append((key, name, value))
+    if len(entries) > limits.max_headers:
+        raise LocalProtocolError(f"more than {limits.max_headers} header lines")
+    for _, n, v in entries:
+        if _CTL_RE.search(v):
+            raise LocalProtocolError(f"control character in header {n}")
+    msg.headers = Headers._trusted(entries)
+    return msg, content_length
+
+
+def _validate(msg: Request | Response) -> None:
+    """Check the headers every transaction needs, caching their typed views."""
+    headers = msg.headers
+    is_request = isinstance(msg, Request)
+    for key, label in (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID")):
+        if not headers.has(key):
+            raise LocalProtocolError(f"missing {label} header", is_request=is_request)
+    if len(headers.get_all("from")) > 1 or len(headers.get_all("to")) > 1:
+        raise LocalProtocolError("more than one From or To header", is_request=is_request)
+    if len(headers.get_all("call-id")) > 1 or len(headers.get_all("cseq")) > 1:
+        raise LocalProtocolError("more than one Call-ID or CSeq header", is_request=is_request)
+    call_id = headers.get("call-id")
+    if not call_id or " " in call_id or "\t" in call_id:
+        raise LocalProtocolError("invalid Call-ID", is_request=is_request)
+    if not headers.has("cseq"):
+        raise LocalProtocolError("missing CSeq header", is_request=is_request)
+    if not msg.via:
+        raise LocalProtocolError("empty Via header", is_request=is_request)
+    msg.from_  # noqa: B018  (parse and cache; raises on malformed input)
+    msg.to  # noqa: B018
+    cseq = msg.cseq
+    if isinstance(msg, Request):
+        if cseq.method != msg.method:
+            raise LocalProtocolError(
+                f"CSeq method {cseq.method} does not match request method {msg.method}",
+                is_request=True,
+            )
+        ruri = msg.request_uri
+        if isinstance(ruri, AbsoluteURI):
+            raise LocalProtocolError(
+                f"unsupported URI scheme {ruri.scheme!r}", status_hint=416, is_request=True
+            )
+        mf = msg.headers.get("max-forwards")
+        if mf is not None:
+            msg.max_forwards  # noqa: B018
+
+
+def _finish_error(err: LocalProtocolError, lines: list[str]) -> RemoteProtocolError:
+    return _salvage(lines, err)
+
+
+def _find_head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int]:
+    """Return (end of headers, start of body), or (-1, -1) if not complete yet."""
+    idx = data.find(b"\r\n\r\n", start)
+    lf = data.find(b"\n\n", start)
+    if lf != -1 and (idx == -1 or lf < idx) and (lf == 0 or data[lf - 1] != 13):
+        return lf, lf + 2
+    if idx == -1:
+        return -1, -1
+    return idx, idx + 4
+
+
+def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Response:
+    """Parse one SIP message received as a datagram (RFC 3261 §18.3 rules).
+
+    Args:
+        data: The datagram.
+        limits: Size, header-count and line-length caps.
+
+    Returns:
+        The :class:`Request` or :class:`Response`.
+
+    Raises:
+        RemoteProtocolError: the datagram is not a valid SIP message;
+            ``status_hint`` says how to answer it and ``can_answer`` whether
+            enough survived to do so.
+    """
+    data = bytes(data)
+    lines: list[str] = []
+    try:
+        pos = 0
+        n = len(data)
+        while data.startswith(b"\r\n", pos):
+            pos += 2
+        while data.startswith(b"\n", pos):
+            pos += 1
+        end, body_start = _find_head_end(data, pos)
+        if end == -1:
+            if data.endswith(b"\r\n") or data.endswith(b"\n"):
+                end, body_start = n, n
+            else:
+                lines = _split_lines(data[pos : pos + 8192].decode("utf-8", "surrogateescape"))
+                raise LocalProtocolError("no empty line after the header section")
+        lines = _split_lines(data[pos:end].decode("utf-8", "surrogateescape").rstrip("\r\n"))
+        if n - pos > limits.max_message_size:
+            raise LocalProtocolError(
+                f"message of {n - pos} bytes exceeds {limits.max_message_size}", status_hint=513
+            )
+        msg, content_length = _parse_head(lines, limits)
+        body = data[body_start:]
+        if content_length is not None:
+            if content_length > len(body):
+                raise LocalProtocolError(
+                    f"Content-Length {content_length} exceeds the {len(body)} body bytes received"
+                )
+            body = body[:content_length]
+        msg.body = body
+        _validate(msg)
+        return msg
+    except LocalProtocolError as err:
+        raise _finish_error(err, lines) from None
+
+
+class StreamFramer:
+    """Split a TCP/TLS/WebSocket-text byte stream into SIP messages (§18.3).
+
+    Feed bytes as they arrive, then pull events until ``None``::
+
+        framer = StreamFramer()
+        framer.feed(chunk)
+        while (event := framer.next_event()) is not None:
+            ...  # Request, Response or KeepAlive
+
+    After a :class:`RemoteProtocolError` the stream cannot be resynchronised
+    (framing is lost); the framer stays broken and the caller should close the
+    connection, answering the error first when ``err.can_answer``.
+    """
+
+    def __init__(self, limits: ParserLimits = DEFAULT_LIMITS) -> None:
+        self._buf = bytearray()
+        self._limits = limits
+        self._scan_from = 0
+        self._error: RemoteProtocolError | None = None
+        # A parsed header section waiting for its body: (message, body start, total size).
+        self._pending: tuple[Request | Response, int, int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes are waiting for the rest of a message."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        if self._error is not None:
+            raise self._error
+        self._buf += data
+
+    def next_event(self) -> Request | Response | KeepAlive | None:
+        """Return the next complete message or keep-alive, or None if more bytes are needed.
+
+        Raises:
+            RemoteProtocolError: the stream holds something that is not SIP, or
+                a message over the size limit.
+        """
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        if self._pending is not None:
+            msg, body_start, total = self._pending
+            if len(buf) < total:
+                return None
+            return self._complete(msg, body_start, total)
+        if buf[:1] in (b"\r", b"\n"):
+            if buf[:4] == b"\r\n\r\n":
+                del buf[:4]
+                self._scan_from = 0
+                return KeepAlive(ping=True)
+            if len(buf) < 4 and b"\r\n\r\n".startswith(bytes(buf)):
+                return None  # could still become a ping
+            if buf[:2] == b"\r\n":
+                del buf[:2]
+                self._scan_from = 0
+                return KeepAlive(ping=False)
+            if buf[:1] == b"\n":
+                del buf[:1]
+                self._scan_from = 0
+                return self.next_event()
+        if not buf:
+            return None
+        limits = self._limits
+        end, body_start = _find_head_end(buf, self._scan_from)
+        lines: list[str] = []
+        try:
+            if end == -1:
+                self._scan_from = max(0, len(buf) - 3)
+                if len(buf) > limits.max_message_size:
+                    lines = _split_lines(bytes(buf[:8192]).decode("utf-8", "surrogateescape"))
+                    raise LocalProtocolError(
+                        f"header section exceeds {limits.max_message_size} bytes", status_hint=513
+                    )
+                return None
+            lines = _split_lines(bytes(buf[:end]).decode("utf-8", "surrogateescape"))
+            msg, content_length = _parse_head(lines, limits)
+            if content_length is None:
+                raise LocalProtocolError("Content-Length is mandatory on stream transports")
+            total = body_start + content_length
+            if total > limits.max_message_size:
+                raise LocalProtocolError(
+                    f"message of {total} bytes exceeds {limits.max_message_size}", status_hint=513
+                )
+            if len(buf) < total:
+                self._pending = (msg, body_start, total)
+                return None
+        except LocalProtocolError as err:
+            self._error = _finish_error(err, lines)
+            raise self._error from None
+        return self._complete(msg, body_start, total)
+
+    def _complete(
+        self, msg: Request | Response, body_start: int, total: int
+    ) -> Request | Response:
+        buf = self._buf
+        msg.body = bytes(buf[body_start:total])
+        del buf[:total]
+        self._scan_from = 0
+        self._pending = None
+        try:
+            _validate(msg)
+        except LocalProtocolError as err:
+            lines = [msg._start_line().rstrip("\r\n")]
+            lines += [f"{n}: {v}" for n, v in msg.headers.items()]
+            self._error = _finish_error(err, lines)
+            raise self._error from None
+        return msg
+
+    def events(self) -> list[Request | Response | KeepAlive]:
+        """Return every complete event currently buffered (see :meth:`next_event`)."""
+        out: list[Request | Response | KeepAlive] = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
+        return out
