@@ -74,6 +74,14 @@ _VERSION_RE = re.compile(r"SIP/(\d+)\.(\d+)\Z", re.I)
 _HEADER_NAME_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS_RE = re.compile(r"\d{1,10}\Z")
+# Every byte but the controls (RFC 3261 §25.1 allows none in the start line or
+# header section) and CR/LF; HTAB is allowed. See _is_clean.
+_NOT_CTL = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t"
+
+# Header names already seen to be valid tokens, mapped to their lookup key
+# (bounded, so a peer sending random names cannot grow it without limit).
+_VALID_NAME_KEYS: dict[str, str] = {}
+_MAX_KNOWN_NAMES = 1024
 
 _SALVAGE_KEYS = ("via", "call-id", "cseq", "from", "to")
 
@@ -126,10 +134,28 @@ def _split_lines(head: str) -> list[str]:
     return lines
 
 
+def _is_clean(head: bytes, lines: list[str]) -> bool:
+    """Whether ``head`` holds no control character but its line separators and tabs.
+
+    ``lines`` is ``head`` decoded and split. One C-speed pass over the bytes
+    replaces a regex per header value (UTF-8 maps bytes below 0x80 to the same
+    characters and never produces them from other bytes). When this says
+    False, :func:`_parse_head` runs the precise checks to name the culprit.
+    """
+    ctl = head.translate(None, _NOT_CTL)
+    seps = len(lines) - 1
+    # Every CR and LF must be part of a separator (CRLF, or bare LF in LF mode).
+    return ctl == b"\r\n" * seps or ctl == b"\n" * seps
+
+
 def _parse_head(
-    lines: list[str], limits: ParserLimits
+    lines: list[str], limits: ParserLimits, clean: bool = False
 ) -> tuple[Request | Response, int | None]:
-    """Build a message (empty body) from header lines; return it and Content-Length."""
+    """Build a message (empty body) from header lines; return it and Content-Length.
+
+    ``clean`` says the caller has checked (see :func:`_is_clean`) that the
+    lines hold no control characters, which spares a regex per header value.
+    """
     start = lines[0]
     msg: Request | Response
     if start[:4].upper() == "SIP/":
@@ -148,29 +174,32 @@ def _parse_head(
         method, uri, version = parts
         if not _METHOD_RE.match(method) or not uri:
             raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
-        vm = _VERSION_RE.match(version)
-        if vm is None:
-            raise LocalProtocolError(
-                f"malformed SIP version {version[:20]!r}",
-                is_request=True,
-                method=method,
-                uri=uri,
-            )
-        if (vm.group(1), vm.group(2)) != ("2", "0"):
-            raise LocalProtocolError(
-                f"unsupported SIP version {version!r}",
-                status_hint=505,
-                is_request=True,
-                method=method,
-                uri=uri,
-            )
-        if _CTL_RE.search(uri):
+        if version != "SIP/2.0":
+            vm = _VERSION_RE.match(version)
+            if vm is None:
+                raise LocalProtocolError(
+                    f"malformed SIP version {version[:20]!r}",
+                    is_request=True,
+                    method=method,
+                    uri=uri,
+                )
+            if (vm.group(1), vm.group(2)) != ("2", "0"):
+                raise LocalProtocolError(
+                    f"unsupported SIP version {version!r}",
+                    status_hint=505,
+                    is_request=True,
+                    method=method,
+                    uri=uri,
+                )
+        if not clean and _CTL_RE.search(uri):
             raise LocalProtocolError("control character in Request-URI", is_request=True)
         msg = Request(method, uri, None, b"", version.upper())
 
     entries: list[tuple[str, str, str]] = []
+    append = entries.append
     content_length: int | None = None
     max_line = limits.max_line_length
+    known = _VALID_NAME_KEYS
     for line in lines[1:]:
         if not line:
             raise LocalProtocolError("empty line inside the header section")
@@ -190,10 +219,16 @@ def _parse_head(
         name, sep, value = line.partition(":")
         if not sep:
             raise LocalProtocolError(f"header line without a colon: {line[:40]!r}")
-        name = name.rstrip(" \t")
-        if not _HEADER_NAME_RE.match(name):
-            raise LocalProtocolError(f"invalid header name {name[:40]!r}")
-        key = header_key(name)
+        key = known.get(name)
+        if key is None:
+            name = name.rstrip(" \t")
+            key = known.get(name)
+            if key is None:
+                if not _HEADER_NAME_RE.match(name):
+                    raise LocalProtocolError(f"invalid header name {name[:40]!r}")
+                key = header_key(name)
+                if len(known) < _MAX_KNOWN_NAMES:
+                    known[name] = key
         value = value.strip(" \t")
         if key == "content-length":
             if not _DIGITS_RE.match(value):
@@ -203,31 +238,49 @@ def _parse_head(
                 raise LocalProtocolError("conflicting Content-Length headers")
             content_length = length
             continue
-        entries.append((key, name, value))
+        append((key, name, value))
     if len(entries) > limits.max_headers:
         raise LocalProtocolError(f"more than {limits.max_headers} header lines")
-    for _, n, v in entries:
-        if _CTL_RE.search(v):
-            raise LocalProtocolError(f"control character in header {n}")
+    if not clean:
+        for _, n, v in entries:
+            if _CTL_RE.search(v):
+                raise LocalProtocolError(f"control character in header {n}")
     msg.headers = Headers._trusted(entries)
     return msg, content_length
 
 
 def _validate(msg: Request | Response) -> None:
     """Check the headers every transaction needs, caching their typed views."""
-    headers = msg.headers
     is_request = isinstance(msg, Request)
-    for key, label in (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID")):
-        if not headers.has(key):
+    # One pass over the entries: how many of each mandatory header, first Call-ID.
+    n_via = n_from = n_to = n_call_id = n_cseq = 0
+    max_forwards = False
+    call_id = ""
+    for key, _, value in msg.headers._items:
+        if key == "via":
+            n_via += 1
+        elif key == "from":
+            n_from += 1
+        elif key == "to":
+            n_to += 1
+        elif key == "call-id":
+            if not n_call_id:
+                call_id = value
+            n_call_id += 1
+        elif key == "cseq":
+            n_cseq += 1
+        elif key == "max-forwards":
+            max_forwards = True
+    for count, label in ((n_via, "Via"), (n_from, "From"), (n_to, "To"), (n_call_id, "Call-ID")):
+        if not count:
             raise LocalProtocolError(f"missing {label} header", is_request=is_request)
-    if len(headers.get_all("from")) > 1 or len(headers.get_all("to")) > 1:
+    if n_from > 1 or n_to > 1:
         raise LocalProtocolError("more than one From or To header", is_request=is_request)
-    if len(headers.get_all("call-id")) > 1 or len(headers.get_all("cseq")) > 1:
+    if n_call_id > 1 or n_cseq > 1:
         raise LocalProtocolError("more than one Call-ID or CSeq header", is_request=is_request)
-    call_id = headers.get("call-id")
     if not call_id or " " in call_id or "\t" in call_id:
         raise LocalProtocolError("invalid Call-ID", is_request=is_request)
-    if not headers.has("cseq"):
+    if not n_cseq:
         raise LocalProtocolError("missing CSeq header", is_request=is_request)
     if not msg.via:
         raise LocalProtocolError("empty Via header", is_request=is_request)
@@ -245,8 +298,7 @@ def _validate(msg: Request | Response) -> None:
             raise LocalProtocolError(
                 f"unsupported URI scheme {ruri.scheme!r}", status_hint=416, is_request=True
             )
-        mf = msg.headers.get("max-forwards")
-        if mf is not None:
+        if max_forwards:
             msg.max_forwards  # noqa: B018
 
 
@@ -296,12 +348,13 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
             else:
                 lines = _split_lines(data[pos : pos + 8192].decode("utf-8", "surrogateescape"))
                 raise LocalProtocolError("no empty line after the header section")
-        lines = _split_lines(data[pos:end].decode("utf-8", "surrogateescape").rstrip("\r\n"))
+        head = data[pos:end].rstrip(b"\r\n")
+        lines = _split_lines(head.decode("utf-8", "surrogateescape"))
         if n - pos > limits.max_message_size:
             raise LocalProtocolError(
                 f"message of {n - pos} bytes exceeds {limits.max_message_size}", status_hint=513
             )
-        msg, content_length = _parse_head(lines, limits)
+        msg, content_length = _parse_head(lines, limits, _is_clean(head, lines))
         body = data[body_start:]
         if content_length is not None:
             if content_length > len(body):
@@ -365,7 +418,7 @@ class StreamFramer:
             if len(buf) < total:
                 return None
             return self._complete(msg, body_start, total)
-        if buf[:1] in (b"\r", b"\n"):
+        if buf[:1] == b"\r" or buf[:1] == b"\n":
             if buf[:4] == b"\r\n\r\n":
                 del buf[:4]
                 self._scan_from = 0
@@ -394,8 +447,9 @@ class StreamFramer:
                         f"header section exceeds {limits.max_message_size} bytes", status_hint=513
                     )
                 return None
-            lines = _split_lines(bytes(buf[:end]).decode("utf-8", "surrogateescape"))
-            msg, content_length = _parse_head(lines, limits)
+            head = bytes(buf[:end])
+            lines = _split_lines(head.decode("utf-8", "surrogateescape"))
+            msg, content_length = _parse_head(lines, limits, _is_clean(head, lines))
             if content_length is None:
                 raise LocalProtocolError("Content-Length is mandatory on stream transports")
             total = body_start + content_length
@@ -411,9 +465,7 @@ class StreamFramer:
             raise self._error from None
         return self._complete(msg, body_start, total)
 
-    def _complete(
-        self, msg: Request | Response, body_start: int, total: int
-    ) -> Request | Response:
+    def _complete(self, msg: Request | Response, body_start: int, total: int) -> Request | Response:
         buf = self._buf
         msg.body = bytes(buf[body_start:total])
         del buf[:total]
