@@ -447,10 +447,10 @@ class SipStack:
         txn.local_tag = target.local_tag
         self._respond(txn, request.make_response(200), now)
         if target.state is ServerState.PROCEEDING:
-            self._n["error_responses"] += 1
-            self._respond(target, target.request.make_response(487), now)
             if not target.internal:
                 self._events.append(CancelReceived(target.id, request))
+            self._n["error_responses"] += 1
+            self._respond(target, target.request.make_response(487), now)
 
     def _on_ack(self, request: Request, flow: Flow, now: float) -> None:
         for key, check_tag in ack_server_keys(request):
