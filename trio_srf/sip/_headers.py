@@ -69,6 +69,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _BAD_VALUE_RE = re.compile(r"[\x00\r\n]")
 
 _key_cache: dict[str, str] = {}
+_MISSING: Any = object()
 
 
 def header_key(name: str) -> str:
@@ -177,13 +178,13 @@ class Headers:
     def parsed(self, key: str, parse: Callable[[list[str]], T]) -> T:
         """Return ``parse(values)`` for canonical ``key``, cached until the next mutation."""
         cache = self._cache
-        try:
-            return cache[key]  # type: ignore[no-any-return]
-        except KeyError:
-            pass
-        result = parse([v for k, _, v in self._items if k == key])
-        cache[key] = result
-        return result
+        result = cache.get(key, _MISSING)
+        if result is _MISSING:
+            # A dict lookup with a sentinel: raising KeyError on every first
+            # access cost more than the lookup itself.
+            result = parse([v for k, _, v in self._items if k == key])
+            cache[key] = result
+        return result  # type: ignore[no-any-return]
 
     # -- writing -------------------------------------------------------------
 

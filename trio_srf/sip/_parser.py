@@ -157,7 +157,10 @@ def _parse_head(
     lines hold no control characters, which spares a regex per header value.
     """
     start = lines[0]
-    msg: Request | Response
+    # The message is built after the header loop so that it gets its Headers
+    # directly: (status, reason) for a response, (method, uri) for a request.
+    response: tuple[int, str] | None = None
+    method = uri = ""
     if start[:4].upper() == "SIP/":
         m = _STATUS_RE.match(start)
         if m is None:
@@ -166,7 +169,7 @@ def _parse_head(
         vm = _VERSION_RE.match(version)
         if vm is None or (vm.group(1), vm.group(2)) != ("2", "0"):
             raise LocalProtocolError(f"unsupported version {version!r}", is_request=False)
-        msg = Response(int(m.group(2)), m.group(3), None, b"", version.upper())
+        response = (int(m.group(2)), m.group(3))
     else:
         parts = start.split(" ")
         if len(parts) != 3:
@@ -193,7 +196,6 @@ def _parse_head(
                 )
         if not clean and _CTL_RE.search(uri):
             raise LocalProtocolError("control character in Request-URI", is_request=True)
-        msg = Request(method, uri, None, b"", version.upper())
 
     entries: list[tuple[str, str, str]] = []
     append = entries.append
@@ -245,7 +247,12 @@ def _parse_head(
         for _, n, v in entries:
             if _CTL_RE.search(v):
                 raise LocalProtocolError(f"control character in header {n}")
-    msg.headers = Headers._trusted(entries)
+    headers = Headers._trusted(entries)
+    msg: Request | Response
+    if response is not None:
+        msg = Response(response[0], response[1], headers, b"", version.upper())
+    else:
+        msg = Request(method, uri, headers, b"", version.upper())
     return msg, content_length
 
 
