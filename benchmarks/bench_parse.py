@@ -50,9 +50,9 @@ if str(_ROOT) not in sys.path:
 # -- the messages -------------------------------------------------------------------------------
 #
 # Each benchmark message comes in VARIANTS versions that differ, as real traffic does, in the
-# per-call and per-transaction values (Via branches, tags, Call-ID, CSeq number), so a library
-# cannot win by caching parse results keyed on the raw header text. Hosts, URIs and the rest stay
-# the same, as they would between the same two peers.
+# per-call and per-transaction values (Via branches, tags, Call-ID, CSeq number) and in the
+# caller and callee user names, so a library cannot win by caching parse results keyed on the
+# raw header or URI text. Hosts and the rest stay the same, as between the same two proxies.
 
 VARIANTS = 256
 
@@ -72,15 +72,15 @@ _INVITE_SDP = (
 )
 
 _INVITE_HEAD = (
-    "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    "INVITE sip:{callee}@biloxi.example.com SIP/2.0\r\n"
     "Via: SIP/2.0/UDP proxy.atlanta.example.com:5060;branch={branch1};received=192.0.2.10\r\n"
     "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch={branch2};rport=5060\r\n"
     "Max-Forwards: 69\r\n"
-    'From: "Alice Liddell" <sip:alice@atlanta.example.com>;tag={from_tag}\r\n'
-    'To: "Bob Builder" <sip:bob@biloxi.example.com>\r\n'
+    'From: "Alice Liddell" <sip:{caller}@atlanta.example.com>;tag={from_tag}\r\n'
+    'To: "Bob Builder" <sip:{callee}@biloxi.example.com>\r\n'
     "Call-ID: {call_id}\r\n"
     "CSeq: {cseq} INVITE\r\n"
-    "Contact: <sip:alice@pc33.atlanta.example.com:5060;transport=udp>\r\n"
+    "Contact: <sip:{caller}@pc33.atlanta.example.com:5060;transport=udp>\r\n"
     "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r\n"
     "Supported: replaces, timer, 100rel\r\n"
     "User-Agent: ExamplePhone/4.2.1 (build 1187)\r\n"
@@ -107,11 +107,11 @@ _OK_HEAD = (
     "SIP/2.0 200 OK\r\n"
     "Via: SIP/2.0/UDP proxy.atlanta.example.com:5060;branch={branch1};received=192.0.2.10\r\n"
     "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch={branch2};rport=5060\r\n"
-    'From: "Alice Liddell" <sip:alice@atlanta.example.com>;tag={from_tag}\r\n'
-    'To: "Bob Builder" <sip:bob@biloxi.example.com>;tag={to_tag}\r\n'
+    'From: "Alice Liddell" <sip:{caller}@atlanta.example.com>;tag={from_tag}\r\n'
+    'To: "Bob Builder" <sip:{callee}@biloxi.example.com>;tag={to_tag}\r\n'
     "Call-ID: {call_id}\r\n"
     "CSeq: {cseq} INVITE\r\n"
-    "Contact: <sip:bob@pc12.biloxi.example.com:5060;transport=udp>\r\n"
+    "Contact: <sip:{callee}@pc12.biloxi.example.com:5060;transport=udp>\r\n"
     "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r\n"
     "Supported: replaces, timer\r\n"
     "Server: ExampleSwitch/7.0.3\r\n"
@@ -135,6 +135,8 @@ def _variant_values(i: int) -> dict[str, Any]:
         "to_tag": h[34:41],
         "call_id": f"{h[41:57]}@pc33.atlanta.example.com",
         "cseq": 100000 + i * 37,
+        "caller": f"alice.{i:03d}",
+        "callee": f"bob.{(i * 7) % VARIANTS:03d}",
     }
 
 
@@ -331,10 +333,18 @@ def check(adapter: Adapter) -> str | None:
 # -- timing ------------------------------------------------------------------------------------
 
 
-def _rate(fn: Callable[[bytes], object], variants: list[bytes], seconds: float) -> float:
-    """Call ``fn`` on each variant in turn for about ``seconds``; return calls per second."""
+def _run(
+    fn: Callable[[bytes], object], variants: list[bytes], seconds: float
+) -> tuple[int, float, float]:
+    """Call ``fn`` on each variant in turn for about ``seconds``.
+
+    Returns:
+        (calls, wall seconds by ``perf_counter``, CPU seconds by ``process_time``).
+    """
     clock = time.perf_counter
+    cpu = time.process_time
     count = 0
+    cpu0 = cpu()
     start = clock()
     deadline = start + seconds
     now = start
@@ -343,7 +353,7 @@ def _rate(fn: Callable[[bytes], object], variants: list[bytes], seconds: float) 
             fn(data)
         count += len(variants)
         now = clock()
-    return count / (now - start)
+    return count, now - start, cpu() - cpu0
 
 
 def _pin_cpu(cpu: int | None) -> str:
@@ -399,27 +409,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return adapter.read_serialize if case[1] == "parse+read+serialize" else adapter.read
 
     for case in cases:  # warm-up
-        _rate(fn_for(case), MESSAGES[case[0]], min(0.2, args.seconds))
+        _run(fn_for(case), MESSAGES[case[0]], min(0.2, args.seconds))
 
+    # A round gives each case ``seconds`` in SLICES short turns, all cases taking
+    # turns, so that a burst of background load hits every case alike.
+    slices = max(1, round(args.seconds / 0.1))
     samples: dict[Case, list[float]] = {case: [] for case in cases}
+    cpu_samples: dict[Case, list[float]] = {case: [] for case in cases}
     for rnd in range(args.rounds):
-        for case in cases:
-            gc.collect()
-            samples[case].append(_rate(fn_for(case), MESSAGES[case[0]], args.seconds))
+        totals: dict[Case, list[float]] = {case: [0.0, 0.0, 0.0] for case in cases}
+        for _ in range(slices):
+            for case in cases:
+                count, wall, cpu = _run(fn_for(case), MESSAGES[case[0]], args.seconds / slices)
+                t = totals[case]
+                t[0] += count
+                t[1] += wall
+                t[2] += cpu
+        for case, (count, wall, cpu) in totals.items():
+            samples[case].append(count / wall)
+            cpu_samples[case].append(count / cpu if cpu > 0 else float("nan"))
+        gc.collect()
         if args.verbose:
             print(f"round {rnd + 1}/{args.rounds} done")
 
     medians = {case: statistics.median(s) for case, s in samples.items()}
 
+    cpu_medians = {case: statistics.median(s) for case, s in cpu_samples.items()}
+
     print()
-    header = ("message", "workload", "library", "median msg/s", "min", "max")
-    print("{:<8} {:<22} {:<11} {:>13} {:>9} {:>9}".format(*header))
+    header = ("message", "workload", "library", "median msg/s", "min", "max", "CPU-time msg/s")
+    print("{:<8} {:<22} {:<11} {:>13} {:>9} {:>9} {:>15}".format(*header))
     for case in cases:
         s = samples[case]
         print(
             f"{case[0]:<8} {case[1]:<22} {case[2]:<11} {medians[case]:>13,.0f}"
-            f" {min(s):>9,.0f} {max(s):>9,.0f}"
+            f" {min(s):>9,.0f} {max(s):>9,.0f} {cpu_medians[case]:>15,.0f}"
         )
+    print("(msg/s by wall clock, perf_counter; the last column divides by the process's CPU")
+    print(" time instead, which ignores time the OS gave to other processes)")
 
     def ratio(label: str, workload: str) -> float | None:
         ours = medians.get((label, workload, "trio_srf"))
