@@ -420,14 +420,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         totals: dict[Case, list[float]] = {case: [0.0, 0.0, 0.0] for case in cases}
         for _ in range(slices):
             for case in cases:
-                count, wall, cpu = _run(fn_for(case), MESSAGES[case[0]], args.seconds / slices)
+                run = _run(fn_for(case), MESSAGES[case[0]], args.seconds / slices)
                 t = totals[case]
-                t[0] += count
-                t[1] += wall
-                t[2] += cpu
-        for case, (count, wall, cpu) in totals.items():
-            samples[case].append(count / wall)
-            cpu_samples[case].append(count / cpu if cpu > 0 else float("nan"))
+                for i in range(3):
+                    t[i] += run[i]
+        for case, (calls, wall_s, cpu_s) in totals.items():
+            samples[case].append(calls / wall_s)
+            cpu_samples[case].append(calls / cpu_s if cpu_s > 0 else float("nan"))
         gc.collect()
         if args.verbose:
             print(f"round {rnd + 1}/{args.rounds} done")
