@@ -11,6 +11,7 @@ from trio_srf.core import (
     Flow,
     RequestReceived,
     SipStack,
+    TimerConfig,
     TransactionTerminated,
 )
 from trio_srf.sip import Request, Response, parse
@@ -33,8 +34,28 @@ def _status(data: bytes) -> int:
     return msg.status
 
 
-def test_invite_gets_100_trying_and_retransmission_resends_last_provisional() -> None:
+def test_100_trying_waits_200ms_and_is_skipped_if_the_tu_answers() -> None:
     stack = SipStack()
+    ev = _incoming(stack, raw_request())
+    assert stack.outgoing() == []
+    assert stack.next_deadline() == 0.2
+    stack.handle_timers(0.2)
+    assert [first_line(t.data) for t in stack.outgoing()] == ["SIP/2.0 100 Trying"]
+    # A TU that answers within 200 ms: no 100 at all.
+    ev = _incoming(stack, raw_request(branch="z9hG4bKfast", call_id="fast"), now=1.0)
+    stack.send_response(ev.txn_id, ev.request.make_response(180), 1.1)
+    stack.handle_timers(1.2)
+    assert [_status(t.data) for t in stack.outgoing()] == [180]
+    # A retransmitted INVITE before any answer gets the 100 at once.
+    _incoming(stack, raw_request(branch="z9hG4bKslow", call_id="slow"), now=2.0)
+    stack.receive(raw_request(branch="z9hG4bKslow", call_id="slow"), b_from_a(), 2.1)
+    assert [_status(t.data) for t in stack.outgoing()] == [100]
+    stack.handle_timers(2.2)
+    assert stack.outgoing() == []
+
+
+def test_invite_gets_100_trying_and_retransmission_resends_last_provisional() -> None:
+    stack = SipStack(TimerConfig(trying_delay=0.0))
     ev = _incoming(stack, raw_request())
     assert ev.dialog_id is None
     (trying,) = stack.outgoing()

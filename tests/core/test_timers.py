@@ -11,6 +11,7 @@ from trio_srf.core import DeadlineHeap, TimerConfig
 def test_default_values_match_rfc3261_table_4() -> None:
     cfg = TimerConfig()
     assert (cfg.t1, cfg.t2, cfg.t4) == (0.5, 4.0, 5.0)
+    assert (cfg.timer_c, cfg.trying_delay) == (180.0, 0.2)
     assert cfg.timer_b == cfg.timer_f == cfg.timer_h == 32.0
     assert cfg.timer_l == cfg.timer_m == 32.0
     assert cfg.timer_d_for(reliable=False) == 32.0

@@ -98,7 +98,7 @@ class Dialog:
     state: DialogState
     local_party: str
     remote_party: str
-    remote_target: str
+    _target: str
     route_set: list[NameAddr]
     local_seq: int | None = None
     remote_seq: int | None = None
@@ -107,15 +107,44 @@ class Dialog:
     local_contact: str | None = None
     invite_seq: int | None = None
     creating_txn: str | None = None
+    # The message whose Contact gives the remote target, parsed on first use:
+    # most dialogs of a busy UAS never send a request, so most never need it.
+    _target_src: Request | Response | None = None
+
+    @property
+    def remote_target(self) -> str:
+        """The peer's Contact URI (where requests go, §12.2.1.1)."""
+        src = self._target_src
+        if src is not None:
+            self._target_src = None
+            uri = _contact_uri(src)
+            if uri is not None:
+                self._target = uri
+        return self._target
+
+    @remote_target.setter
+    def remote_target(self, value: str) -> None:
+        self._target_src = None
+        self._target = value
 
     @classmethod
-    def for_uas(cls, request: Request, response: Response, flow: Flow, txn_id: str) -> Dialog:
-        """Create the UAS side from a request and our tagged 1xx/2xx (§12.1.1)."""
-        local_tag = response.to.tag
+    def for_uas(
+        cls,
+        request: Request,
+        response: Response,
+        flow: Flow,
+        txn_id: str,
+        local_tag: str | None = None,
+    ) -> Dialog:
+        """Create the UAS side from a request and our tagged 1xx/2xx (§12.1.1).
+
+        ``local_tag`` is the response's To tag when the caller knows it already.
+        """
+        if local_tag is None:
+            local_tag = response.to.tag
         remote_tag = request.from_.tag
         if local_tag is None or remote_tag is None:
             raise LocalProtocolError("a dialog needs a From tag and a To tag")
-        ruri = request.request_uri
         seq = request.cseq.seq
         return cls(
             id=DialogId(request.call_id, local_tag, remote_tag),
@@ -123,10 +152,11 @@ class Dialog:
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             local_party=response.headers.get("to") or "",
             remote_party=request.headers.get("from") or "",
-            remote_target=_contact_uri(request) or request.uri,
+            target=request.uri,
+            target_src=request,
             route_set=list(request.record_route),
             remote_seq=seq,
-            secure=isinstance(ruri, SipURI) and ruri.scheme == "sips" and flow.secure,
+            secure=flow.secure and _is_sips(request),
             flow=flow,
             local_contact=response.headers.get("contact"),
             invite_seq=seq if request.method == "INVITE" else None,
@@ -140,7 +170,6 @@ class Dialog:
         remote_tag = response.to.tag
         if local_tag is None or remote_tag is None:
             raise LocalProtocolError("a dialog needs a From tag and a To tag")
-        ruri = request.request_uri
         seq = request.cseq.seq
         return cls(
             id=DialogId(request.call_id, local_tag, remote_tag),
@@ -148,10 +177,11 @@ class Dialog:
             state=DialogState.CONFIRMED if response.status >= 200 else DialogState.EARLY,
             local_party=request.headers.get("from") or "",
             remote_party=response.headers.get("to") or "",
-            remote_target=_contact_uri(response) or request.uri,
+            target=request.uri,
+            target_src=response,
             route_set=list(reversed(response.record_route)),
             local_seq=seq,
-            secure=isinstance(ruri, SipURI) and ruri.scheme == "sips" and flow.secure,
+            secure=flow.secure and _is_sips(request),
             flow=flow,
             local_contact=request.headers.get("contact"),
             invite_seq=seq if request.method == "INVITE" else None,
@@ -242,9 +272,8 @@ class Dialog:
 
     def refresh_target(self, message: Request | Response) -> None:
         """Take the remote target from a target refresh request/2xx (§12.2)."""
-        uri = _contact_uri(message)
-        if uri is not None:
-            self.remote_target = uri
+        if message.headers.has("contact"):
+            self._target_src = message
 
     def confirm(self, response: Response) -> None:
         """A 2xx confirmed an early dialog (§13.2.2.4, §12.1): refresh target, route set."""
@@ -254,6 +283,11 @@ class Dialog:
                 # §12.1.2: the route set is recomputed from the 2xx.
                 self.route_set = list(reversed(response.record_route))
         self.refresh_target(response)
+
+
+def _is_sips(request: Request) -> bool:
+    ruri = request.request_uri
+    return isinstance(ruri, SipURI) and ruri.scheme == "sips"
 
 
 def _is_loose(route: NameAddr) -> bool:

@@ -5,8 +5,9 @@ Rules this module keeps:
 * Responses always go to the flow chosen once, at creation, by the §18.2.2
   rules (:func:`response_flow`); retransmissions reuse it.
 * INVITE: the machine starts in *Proceeding* and sends 100 Trying itself
-  (at once, or after ``TimerConfig.trying_delay`` if the TU has not answered
-  by then, as §17.2.1 allows). A retransmitted INVITE re-sends the last
+  after ``TimerConfig.trying_delay`` (200 ms by default, as §17.2.1 allows)
+  if the TU has not answered by then, or at once when the INVITE is
+  retransmitted first (or when the delay is 0). A retransmitted INVITE re-sends the last
   provisional. A 2xx moves it to *Accepted* (RFC 6026 §7.1): retransmitting
   the 2xx is the TU's job (the stack's dialog layer does it), further 2xx
   from the TU pass straight through, retransmitted INVITEs are absorbed and
@@ -168,8 +169,13 @@ class ServerTransaction:
                 return False
             return state is ServerState.ACCEPTED
         # A retransmission of the original request.
-        if state in (ServerState.PROCEEDING, ServerState.COMPLETED) and self._data is not None:
-            out.resend(self._data, self.reply_flow)
+        if state in (ServerState.PROCEEDING, ServerState.COMPLETED):
+            if self._data is not None:
+                out.resend(self._data, self.reply_flow)
+            elif self.is_invite:
+                # The delayed 100 Trying is due now: the client is retransmitting.
+                self.timers.clear(self.id, "trying")
+                self._send(self.request.make_response(100), out)
         return False
 
     def send_response(self, response: Response, now: float, out: Outbox) -> None:

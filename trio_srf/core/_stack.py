@@ -374,7 +374,8 @@ class SipStack:
             return
         to_tag = request.to.tag
         if to_tag is None:
-            if request.max_forwards == 0 and method != "OPTIONS":
+            mf = request.headers.get("max-forwards")
+            if mf is not None and mf.strip("0 \t") == "" and method != "OPTIONS":
                 self._reject(request, flow, key, 483, now)
                 return
             txn = self._new_server(request, flow, key, now, merge=mkey)
@@ -504,21 +505,25 @@ class SipStack:
 
     def _respond(self, txn: ServerTransaction, response: Response, now: float) -> DialogId | None:
         status = response.status
-        resp_tag = response.to.tag
-        if status > 100 and resp_tag is None:
+        headers = response.headers
+        to_raw = headers.get("to") or ""
+        # Hot path: a To copied from the request needs no parsing (the
+        # request's own view is cached since the parser validated it).
+        tag = txn.request.to.tag if to_raw == txn.request.headers.get("to") else response.to.tag
+        if status > 100 and tag is None:
             if txn.local_tag is None:
                 txn.local_tag = new_tag()
-            to = response.headers.get("to") or ""
-            response.headers.set("To", f"{to};tag={txn.local_tag}")
-        elif resp_tag is not None and txn.local_tag is None:
-            txn.local_tag = resp_tag
+            tag = txn.local_tag
+            headers.set("To", f"{to_raw};tag={tag}")
+        elif tag is not None and txn.local_tag is None:
+            txn.local_tag = tag
         txn.send_response(response, now, self._out)
-        did = self._uas_dialog(txn, response, now)
+        did = self._uas_dialog(txn, response, tag, now)
         self._after_server(txn)
         return did
 
     def _uas_dialog(
-        self, txn: ServerTransaction, response: Response, now: float
+        self, txn: ServerTransaction, response: Response, tag: str | None, now: float
     ) -> DialogId | None:
         request = txn.request
         method = request.method
@@ -530,14 +535,13 @@ class SipStack:
             if status >= 300:
                 self._purge_early(txn.id)
                 return None
-            if status == 100 or response.to.tag is None:
-                return None
-            did = DialogId(request.call_id, response.to.tag, request.from_.tag or "")
+            from_tag = request.from_.tag
+            if status == 100 or tag is None or from_tag is None:
+                return None  # (no From tag: an RFC 2543 peer, no dialog)
+            did = DialogId(request.call_id, tag, from_tag)
             dialog = self._dialogs.get(did)
             if dialog is None:
-                if request.from_.tag is None:
-                    return None  # an RFC 2543 peer without From tag: no dialog
-                dialog = Dialog.for_uas(request, response, txn.reply_flow, txn.id)
+                dialog = Dialog.for_uas(request, response, txn.reply_flow, txn.id, tag)
                 self._dialogs[did] = dialog
                 if dialog.state is DialogState.EARLY:
                     self._early.setdefault(txn.id, set()).add(did)
