@@ -24,7 +24,7 @@ from trio_srf.sip import ParserLimits
 from trio_srf.transport import Flow, Inbound, TransportConfig, open_transports
 
 from .conftest import Connect
-from .helpers import have_ipv6, receive_until_closed, sip_request, sip_response
+from .helpers import have_ipv6, receive_until_closed, sip_request, sip_response, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,8 @@ async def test_handshake_without_sip_subprotocol_rejected(connect: Connect) -> N
             client = RawWsClient(await connect(tm.listening[0].port))
             event = await client.handshake(["chat"])
             assert isinstance(event, RejectConnection) and event.status_code == 400
-            assert tm.statistics().connection_errors == 1
+            await wait_until(lambda: tm.statistics().connection_errors == 1)
+            assert tm.statistics().connections == 0
 
 
 async def test_raw_client_ping_binary_fragments_and_close(connect: Connect) -> None:
