@@ -307,3 +307,30 @@ def test_rfc2543_peer_matching() -> None:
     # CANCEL for an RFC 2543 INVITE (the cseq=2 one, still pending).
     stack.receive(raw_request("CANCEL", cseq=2, **old), b_from_a(), 11.0)  # type: ignore[arg-type]
     assert [_status(t.data) for t in stack.outgoing()] == [200, 487]
+
+
+def test_accepted_absorbs_invite_retransmissions_and_reinvite_refreshes_target() -> None:
+    stack = SipStack(TimerConfig(trying_delay=0.0))
+    ev = _incoming(stack, raw_request())
+    did = stack.send_response(ev.txn_id, ev.request.make_response(200), 0.0)
+    assert did is not None
+    stack.outgoing()
+    stack.receive(raw_request(), b_from_a(), 0.1)  # Timer L window: absorbed
+    assert stack.outgoing() == [] and stack.events() == []
+    stack.receive(raw_request("ACK", branch="z9hG4bKa", to_tag=did.local_tag), b_from_a(), 0.2)
+    stack.events()
+    reinvite = raw_request(branch="z9hG4bKre", to_tag=did.local_tag, cseq=2).replace(
+        b"<sip:alice@10.0.0.1:5060>", b"<sip:alice@192.0.2.77:5062>"
+    )
+    re_ev = _incoming(stack, reinvite, now=1.0)
+    assert re_ev.dialog_id == did
+    dialog = stack.dialog(did)
+    assert dialog is not None
+    assert dialog.remote_target == "sip:alice@192.0.2.77:5062"
+    assert dialog.remote_seq == 2
+    stack.send_response(re_ev.txn_id, re_ev.request.make_response(200), 1.0)
+    stack.outgoing()
+    ack2 = raw_request("ACK", branch="z9hG4bKa2", to_tag=did.local_tag, cseq=2)
+    stack.receive(ack2, b_from_a(), 1.1)
+    (event,) = stack.events()
+    assert isinstance(event, AckReceived) and event.request.cseq.seq == 2

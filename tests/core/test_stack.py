@@ -310,3 +310,14 @@ def test_lossy_wire_exactly_one_final_and_tables_drain(
     if finals:
         assert finals == [status]
     assert pair.idle(), (pair.a.statistics(), pair.b.statistics())
+
+
+def test_transport_error_fails_the_transaction() -> None:
+    from trio_srf.core import TransactionTerminated, TransportFailed
+
+    stack = SipStack()
+    txn = stack.send_request(new_request("OPTIONS"), a_to_b("tcp"), 0.0)
+    stack.outgoing()
+    stack.transport_error(txn)
+    assert stack.events() == [TransportFailed(txn), TransactionTerminated(txn)]
+    assert stack.statistics().client_transactions == 0 and stack.next_deadline() is None
