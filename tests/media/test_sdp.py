@@ -7,8 +7,7 @@ import pathlib
 
 import attrs
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import trio_srf.media._sdp as sdp_module
 from trio_srf.errors import LocalProtocolError, RemoteProtocolError

@@ -7,8 +7,7 @@ from functools import partial
 
 import attrs
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from trio_srf.errors import LocalProtocolError
 from trio_srf.sip._digest import (

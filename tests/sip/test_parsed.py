@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from trio_srf.errors import LocalProtocolError, ProtocolError
 from trio_srf.sip._parsed import (

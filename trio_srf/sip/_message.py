@@ -379,7 +379,9 @@ class Request(SipMessage):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<Request {self.method} {self.uri} headers={len(self.headers)} body={len(self.body)}>"
+        return (
+            f"<Request {self.method} {self.uri} headers={len(self.headers)} body={len(self.body)}>"
+        )
 
     def copy(self) -> Request:
         """Return a copy with independent headers (a proxy forwards a copy, §16.6)."""
