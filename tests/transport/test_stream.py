@@ -273,3 +273,41 @@ async def test_body_exception_is_not_wrapped() -> None:
     with pytest.raises(KeyError):
         async with open_transports([TCP], inbox=inbox):
             raise KeyError("mine")
+
+
+async def test_peer_that_stops_reading_fails_the_write(connect: Connect) -> None:
+    inbox, out = trio.open_memory_channel[Inbound](10)
+    config = TransportConfig(write_timeout=0.3)
+    with trio.fail_after(20):
+        async with open_transports([TCP], config, inbox=inbox) as tm:
+            peer = await connect(tm.listening[0].port)
+            await peer.send_all(sip_request(1, transport="TCP"))
+            flow = (await out.receive()).flow
+            big = b"x" * (1 << 20)
+            with pytest.raises(TransportFailure):
+                for _ in range(200):  # the peer never reads: the buffers fill up
+                    await tm.send(big, flow)
+            await wait_until(lambda: tm.statistics().connections == 0)
+            assert tm.statistics().send_errors == 1
+
+
+async def test_silent_peer_times_out_in_handshake(connect: Connect) -> None:
+    import ssl
+
+    import trustme
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(ctx)
+    inbox, _ = trio.open_memory_channel[Inbound](10)
+    config = TransportConfig(tls_server_context=ctx, handshake_timeout=0.3, max_connections=1)
+    with trio.fail_after(5):
+        async with open_transports(["sips:127.0.0.1:0"], config, inbox=inbox) as tm:
+            port = tm.listening[0].port
+            silent = await connect(port)
+            # While the silent peer holds the only slot, another connection is refused.
+            await wait_until(lambda: tm._streams._handshaking == 1)
+            assert await receive_until_closed(await connect(port)) == b""
+            assert tm.statistics().connections_rejected == 1
+            assert await receive_until_closed(silent) == b""
+            await wait_until(lambda: tm._streams._handshaking == 0)
+            assert tm.statistics().connection_errors == 1

@@ -6,24 +6,27 @@ the engine sends with :meth:`TransportManager.send`.
 """
 
 from ..core._flow import Flow as Flow
-from ._base import DEFAULT_PORTS as DEFAULT_PORTS
-from ._base import Inbound as Inbound
-from ._base import Listening as Listening
-from ._base import ListenSpec as ListenSpec
-from ._base import TransportConfig as TransportConfig
-from ._base import TransportStatistics as TransportStatistics
-from ._base import needs_congestion_control as needs_congestion_control
-from ._base import parse_listen_spec as parse_listen_spec
-from ._manager import TransportManager as TransportManager
-from ._manager import open_transports as open_transports
-from ._resolve import DnsSource as DnsSource
-from ._resolve import NaptrRecord as NaptrRecord
-from ._resolve import Resolver as Resolver
-from ._resolve import SrvRecord as SrvRecord
-from ._resolve import StaticDns as StaticDns
-from ._resolve import SystemDns as SystemDns
-from ._resolve import Target as Target
-from ._resolve import resolve_targets as resolve_targets
+from ._base import (
+    DEFAULT_PORTS as DEFAULT_PORTS,
+    Inbound as Inbound,
+    Listening as Listening,
+    ListenSpec as ListenSpec,
+    TransportConfig as TransportConfig,
+    TransportStatistics as TransportStatistics,
+    needs_congestion_control as needs_congestion_control,
+    parse_listen_spec as parse_listen_spec,
+)
+from ._manager import TransportManager as TransportManager, open_transports as open_transports
+from ._resolve import (
+    DnsSource as DnsSource,
+    NaptrRecord as NaptrRecord,
+    Resolver as Resolver,
+    SrvRecord as SrvRecord,
+    StaticDns as StaticDns,
+    SystemDns as SystemDns,
+    Target as Target,
+    resolve_targets as resolve_targets,
+)
 
 __all__ = [
     "DEFAULT_PORTS",

@@ -34,6 +34,7 @@ import ssl
 import attrs
 
 from ..core._flow import Flow
+from ..errors import RemoteProtocolError
 from ..sip import ParserLimits, Request, Response
 
 __all__ = [
@@ -212,10 +213,13 @@ class TransportConfig:
         handshake_timeout: Seconds allowed for an inbound TLS or WebSocket handshake.
         connect_timeout: Seconds allowed for an outbound connect plus TLS and
             WebSocket handshakes.
+        write_timeout: Seconds one write on a stream connection may wait for the
+            peer to read; past it the connection is closed and the send fails.
         error_linger: After a framing error the connection stops reading and
             waits this long for the engine to send an error response, then closes.
-        max_connections: Most simultaneous stream connections (inbound ones over
-            the cap are closed on accept; outbound ones fail with TransportFailure).
+        max_connections: Most simultaneous stream connections, handshakes in
+            progress included (inbound ones over the cap are closed on accept;
+            outbound ones fail with TransportFailure).
         stream_backpressure: When True (default), a TCP/TLS/WS reader waits for
             room in the engine's inbox instead of dropping: a reliable transport's
             peer never retransmits, so a drop would lose the request for good, and
@@ -234,6 +238,7 @@ class TransportConfig:
     read_timeout: float = attrs.field(default=32.0, validator=_positive)
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    write_timeout: float = attrs.field(default=5.0, validator=_positive)
     error_linger: float = attrs.field(default=2.0, validator=_positive)
     max_connections: int = 10_000
     stream_backpressure: bool = True
@@ -263,7 +268,7 @@ class Inbound:
     flow: Flow
     data: bytes | None = None
     message: Request | Response | None = None
-    error: Exception | None = None
+    error: RemoteProtocolError | None = None
 
 
 @attrs.frozen
@@ -279,8 +284,9 @@ class TransportStatistics:
             WebSocket handshake, stalled message, framing error).
         messages_in: SIP messages delivered to the inbox.
         messages_out: SIP messages sent.
-        bytes_in: Bytes of SIP messages received (wire framing excluded).
-        bytes_out: Bytes of SIP messages sent.
+        bytes_in: Bytes received: UDP payloads plus everything read from stream
+            connections (keep-alives and WebSocket framing included).
+        bytes_out: Bytes sent, counted the same way.
         inbox_drops: Messages dropped because the inbox was full.
         parse_errors: Framing errors on stream connections.
         keepalives: RFC 5626 pings answered plus whitespace keep-alive datagrams.

@@ -5,7 +5,7 @@ Rules this module keeps:
 * One task per connection reads, frames and delivers; nothing else reads the
   stream. Writes come from the engine (``send``) and from the reader itself
   (keep-alive pongs), serialised by a per-connection FIFO lock and bounded by
-  ``TransportConfig.connect_timeout`` so a peer that stops reading cannot stall
+  ``TransportConfig.write_timeout`` so a peer that stops reading cannot stall
   the caller for long: it loses the connection instead.
 * Framing (RFC 3261 §18.3): TCP/TLS use :class:`~trio_srf.sip.StreamFramer`
   (Content-Length is mandatory); the messages it parses are delivered parsed.
@@ -173,6 +173,7 @@ class StreamTransports:
         self.connections: dict[int, Connection] = {}
         self._by_remote: dict[tuple[str, str, int], Connection] = {}
         self._connecting: dict[tuple[str, str, int], trio.Event] = {}
+        self._handshaking = 0  # inbound connections not registered yet
         self._listeners: list[trio.SocketListener] = []
         self._client_ctx: ssl.SSLContext | None = config.tls_client_context
 
@@ -204,13 +205,28 @@ class StreamTransports:
                 log.warning("accept failed on %s listener: %s", transport, exc)
                 await trio.sleep(0.1)
                 continue
-            if len(self.connections) + len(self._connecting) >= self._config.max_connections:
+            if self._in_use() >= self._config.max_connections:
                 self._counters.connections_rejected += 1
                 await trio.aclose_forcefully(stream)
                 continue
+            self._handshaking += 1
             self._nursery.start_soon(self._run_inbound, stream, transport)
 
+    def _in_use(self) -> int:
+        return len(self.connections) + len(self._connecting) + self._handshaking
+
     async def _run_inbound(self, sock_stream: trio.SocketStream, transport: str) -> None:
+        try:
+            setup = await self._setup_inbound(sock_stream, transport)
+        finally:
+            self._handshaking -= 1
+        if setup is not None:
+            conn, initial = setup
+            await self._run(conn, initial)
+
+    async def _setup_inbound(
+        self, sock_stream: trio.SocketStream, transport: str
+    ) -> tuple[Connection, Fed | None] | None:
         config = self._config
         stream: trio.abc.Stream = sock_stream
         try:
@@ -231,13 +247,12 @@ class StreamTransports:
             self._counters.connection_errors += 1
             log.debug("inbound %s handshake failed: %s", transport, exc)
             await trio.aclose_forcefully(stream)
-            return
+            return None
         except Exception:  # pragma: no cover - a bug; keep it inside this connection
             log.exception("inbound %s connection setup crashed", transport)
             await trio.aclose_forcefully(stream)
-            return
-        conn = self._register(transport, remote, local, stream, codec)
-        await self._run(conn, initial)
+            return None
+        return self._register(transport, remote, local, stream, codec), initial
 
     # -- connecting ----------------------------------------------------------------
 
@@ -266,7 +281,7 @@ class StreamTransports:
             conn = self._by_remote.get(key)
             if conn is not None and not conn.broken:
                 return conn
-        if len(self.connections) + len(self._connecting) >= self._config.max_connections:
+        if self._in_use() >= self._config.max_connections:
             self._counters.send_errors += 1
             raise TransportFailure(f"connection limit reached; cannot connect to {remote}")
         done = self._connecting[key] = trio.Event()
@@ -368,7 +383,7 @@ class StreamTransports:
     async def _write(self, conn: Connection, payload: bytes) -> None:
         try:
             async with conn.send_lock:
-                with trio.fail_after(self._config.connect_timeout):
+                with trio.fail_after(self._config.write_timeout):
                     await conn.stream.send_all(payload)
         except _PEER_ERRORS as exc:
             self._counters.send_errors += 1
