@@ -307,6 +307,25 @@ class SipStack:
             # Record-Route) was malformed: drop it, like a parse error.
             self._n["parse_errors"] += 1
 
+    def answer_malformed(self, err: RemoteProtocolError, flow: Flow) -> None:
+        """Answer a request a stream driver could not frame or parse (if routable).
+
+        Datagrams go through :meth:`receive`, which does this by itself.
+        """
+        self._n["parse_errors"] += 1
+        if err.can_answer and err.method != "ACK":
+            self._answer_malformed(err, flow)
+
+    def server_flow(self, txn_id: str) -> Flow | None:
+        """The flow a live server transaction's request arrived on, or ``None``."""
+        txn = self._server.get(txn_id)
+        return txn.flow if txn is not None else None
+
+    @property
+    def has_outgoing(self) -> bool:
+        """Whether bytes are queued for :meth:`outgoing`."""
+        return bool(self._out.transmits)
+
     def _answer_malformed(self, err: RemoteProtocolError, flow: Flow) -> None:
         """Answer an unparseable request from its salvaged headers (§8.2.6, §18.2.2)."""
         assert err.cseq is not None and err.call_id is not None

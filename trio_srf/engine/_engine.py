@@ -1,0 +1,644 @@
+"""The embedded SIP engine: a SipStack driven by Trio, serving the Agent boundary.
+
+Shape (ARCHITECTURE §5)::
+
+    open_engine(...)                engine nursery
+    ├── transports                  UDP/TCP/TLS/WS readers push Inbound items into the inbox
+    └── core loop (1 task)          sole driver of the SipStack: feed inbox items, run timers,
+                                    dispatch events to channels, transmit outgoing bytes
+
+Rules this module keeps:
+
+* **One place sends.** Every byte the stack queues is transmitted by the core
+  loop, in order. Application tasks call the (synchronous, non-blocking) stack
+  methods and *kick* the loop; Trio never preempts sync code, so there are no
+  locks. The one exception is the first transmission of a new client request,
+  which its caller performs so that a connect/TLS failure is reported to that
+  request at once (RFC 3263 failover needs it).
+* **Nothing blocks the loop.** Fan-out uses ``send_nowait``: a full incoming
+  channel gets the request answered 503 + Retry-After; a full dialog channel
+  gets 500 + Retry-After (drachtio-srf's answer to an unhandled in-dialog
+  request it cannot queue); a full inbox drops datagrams (counted). A send that
+  needs a new connection runs in its own task.
+* **Failures stay local.** A malformed datagram is answered or dropped by the
+  stack; a stream framing error is answered (when routable) and costs only
+  that connection; an exception while sending is counted, never raised into
+  the engine's nursery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import attrs
+import trio
+
+from ..agent import AckReceived, DialogEnded, IncomingRequest, Notice, RequestCancelled
+from ..core import (
+    AckReceived as CoreAckReceived,
+    AckTimeout,
+    CancelReceived,
+    DialogId,
+    DialogTerminated,
+    Flow,
+    RequestReceived,
+    ResponseReceived,
+    SipStack,
+    StackStatistics,
+    TransactionTerminated,
+    TransactionTimeout,
+    Transmit,
+    TransportFailed,
+)
+from ..errors import (
+    AgentLost,
+    LocalProtocolError,
+    RemoteProtocolError,
+    RequestTimeout,
+    TransportFailure,
+)
+from ..sip import AbsoluteURI, Request, Response, SipURI, TelURI, parse_uri
+from ..transport import (
+    Inbound,
+    Listening,
+    Resolver,
+    Target,
+    TransportManager,
+    TransportStatistics,
+    open_transports,
+)
+from ._config import EngineConfig
+
+__all__ = ["ClientTransaction", "Engine", "EngineStatistics", "open_engine"]
+
+_WAKE = object()
+
+# Methods whose requests carry a Contact (RFC 3261 §8.1.1.8, RFC 3265, RFC 3515).
+_CONTACT_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "REGISTER", "NOTIFY", "UPDATE"})
+
+
+def dialog_key(did: DialogId) -> str:
+    """The opaque string id of a dialog (Call-ID, local tag, remote tag)."""
+    return f"{did.call_id};{did.local_tag};{did.remote_tag}"
+
+
+@attrs.frozen
+class EngineStatistics:
+    """Counters of a running engine.
+
+    Attributes:
+        stack: The SipStack's counters and table sizes.
+        transport: The transports' counters.
+        inbox_drops: Items dropped because the inbox was full.
+        overload_503: New requests answered 503 because the app was behind.
+        dialog_overload_500: In-dialog requests answered 500 (dialog queue full).
+        send_errors: Transmissions that failed.
+        client_handles: Live client transaction handles.
+        attached_dialogs: Dialogs with an attached channel.
+    """
+
+    stack: StackStatistics
+    transport: TransportStatistics
+    inbox_drops: int
+    overload_503: int
+    dialog_overload_500: int
+    send_errors: int
+    client_handles: int
+    attached_dialogs: int
+
+
+class ClientTransaction:
+    """A request the engine sent: iterate its responses; cancel an INVITE.
+
+    Iteration yields every response in order and ends after the final one.
+    RFC 3263 §4.3 failover is built in: a 503, a timeout or a transport
+    failure before any provisional response moves the request to the next
+    resolved target with a fresh branch.
+    """
+
+    def __init__(self, engine: Engine, template: Request, targets: list[Target]) -> None:
+        self._engine = engine
+        self._template = template
+        self._targets = targets
+        self._send, self._recv = trio.open_memory_channel[Response | Exception](64)
+        self._id = ""
+        self._request: Request = template
+        self._got_provisional = False
+        self._done = False
+        self.dialog_id: str | None = None
+        """The dialog a 2xx (or tagged 1xx) to this request established, if any."""
+
+    @property
+    def id(self) -> str:
+        """The current client transaction id (changes on failover)."""
+        return self._id
+
+    @property
+    def request(self) -> Request:
+        """The request as sent (on the current target)."""
+        return self._request
+
+    async def _start_next(self) -> bool:
+        """Send on the next target that accepts the bytes; False if none is left."""
+        engine = self._engine
+        while self._targets:
+            target = self._targets.pop(0)
+            request = self._template.copy()
+            flow = engine._flow_for(target)
+            engine._complete_request(request, flow)
+            try:
+                txn_id = engine._stack.send_request(request, flow, trio.current_time())
+            except LocalProtocolError:
+                raise
+            self._id = txn_id
+            self._request = request
+            engine._clients[txn_id] = self
+            transmits = engine._stack.outgoing()
+            ours = transmits.pop() if transmits else None
+            for other in transmits:
+                await engine._transmit(other)
+            if ours is None:
+                return True
+            try:
+                await engine._tm.send(ours.data, ours.flow, server_hostname=target.server_name)
+                engine._kick()
+                return True
+            except TransportFailure:
+                engine._send_errors += 1
+                engine._clients.pop(txn_id, None)
+                engine._stack.transport_error(txn_id)
+                engine._kick()
+        return False
+
+    def _deliver(self, item: Response | Exception) -> None:
+        with contextlib.suppress(
+            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+        ):
+            self._send.send_nowait(item)
+
+    def __aiter__(self) -> AsyncIterator[Response]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Response]:
+        while not self._done:
+            item = await self._recv.receive()
+            failover = False
+            if isinstance(item, Exception):
+                failover = isinstance(item, RequestTimeout | TransportFailure)
+            elif item.status == 503:
+                failover = True
+            if failover and not self._got_provisional and self._targets:
+                self._engine._clients.pop(self._id, None)
+                if await self._start_next():
+                    continue
+            if isinstance(item, Exception):
+                self._done = True
+                raise item
+            if item.status < 200:
+                if item.status > 100:
+                    self._got_provisional = True
+            else:
+                self._done = True
+            yield item
+
+    async def final(self) -> Response:
+        """Wait for and return the final response (provisionals are skipped)."""
+        async for response in self:
+            if response.status >= 200:
+                return response
+        raise RequestTimeout()  # pragma: no cover - iteration always ends in a final
+
+    def cancel(self) -> None:
+        """CANCEL a pending INVITE (RFC 3261 §9.1); the stack waits for a 1xx first."""
+        if self._done or not self._id:
+            return
+        self._targets = []
+        cancel_id = self._engine._stack.cancel(self._id, trio.current_time())
+        if cancel_id is not None:
+            self._engine._kick()
+
+
+class Engine:
+    """The embedded SIP engine (an :class:`~trio_srf.agent.Agent`). Use :func:`open_engine`.
+
+    Attributes:
+        incoming: Channel of :data:`~trio_srf.agent.Notice` items for the
+            application: new requests, CANCEL notices, and in-dialog requests
+            and notices of dialogs nobody attached.
+        listening: The bound listen endpoints.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        tm: TransportManager,
+        nursery: trio.Nursery,
+        inbox_send: trio.MemorySendChannel[Any],
+        inbox_recv: trio.MemoryReceiveChannel[Any],
+    ) -> None:
+        self.config = config
+        self._tm = tm
+        self._nursery = nursery
+        self._inbox_send = inbox_send
+        self._inbox_recv = inbox_recv
+        self._stack = SipStack(config.timers, limits=config.transport.limits)
+        self._incoming_send, self.incoming = trio.open_memory_channel[Notice](config.incoming_size)
+        self._resolver = Resolver(transports=[lst.transport for lst in tm.listening] or ["udp"])
+        self._clients: dict[str, ClientTransaction] = {}
+        self._dialog_ids: dict[str, DialogId] = {}
+        self._dialog_chans: dict[str, trio.MemorySendChannel[Notice]] = {}
+        self._closed = False
+        self._overload_503 = 0
+        self._dialog_500 = 0
+        self._send_errors = 0
+
+    # -- introspection -------------------------------------------------------
+
+    @property
+    def listening(self) -> list[Listening]:
+        """The bound endpoints (real ports when port 0 was asked for)."""
+        return list(self._tm.listening)
+
+    @property
+    def stack(self) -> SipStack:
+        """The sans-IO stack (for inspection in tests; do not drive it directly)."""
+        return self._stack
+
+    def statistics(self) -> EngineStatistics:
+        """Counters: messages, retransmissions, drops, parse errors, live tables."""
+        transport = self._tm.statistics()
+        return EngineStatistics(
+            stack=self._stack.statistics(),
+            transport=transport,
+            inbox_drops=transport.inbox_drops,
+            overload_503=self._overload_503,
+            dialog_overload_500=self._dialog_500,
+            send_errors=self._send_errors,
+            client_handles=len(self._clients),
+            attached_dialogs=len(self._dialog_chans),
+        )
+
+    def contact_uri(self, transport: str = "udp") -> str:
+        """A SIP URI reaching this engine on ``transport`` (for Contact headers)."""
+        local = self._local_for(transport)
+        host = local[0]
+        host = f"[{host}]" if ":" in host else host
+        scheme = "sips" if transport in ("tls", "wss") else "sip"
+        suffix = "" if transport in ("udp", "tls") else f";transport={transport}"
+        return f"{scheme}:{host}:{local[1]}{suffix}"
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _local_for(self, transport: str) -> tuple[str, int]:
+        chosen: Listening | None = None
+        for lst in self._tm.listening:
+            if lst.transport == transport:
+                chosen = lst
+                break
+        if chosen is None:
+            for lst in self._tm.listening:
+                chosen = lst
+                break
+        if chosen is None:
+            return (self.config.advertised_host or "127.0.0.1", 0)
+        host = self.config.advertised_host or chosen.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        return (host, chosen.port)
+
+    def _flow_for(self, target: Target) -> Flow:
+        return Flow(target.transport, (target.host, target.port), self._local_for(target.transport))
+
+    def _complete_request(self, request: Request, flow: Flow) -> None:
+        """Add Contact and User-Agent where the application left them out."""
+        headers = request.headers
+        if request.method in _CONTACT_METHODS and not headers.has("contact"):
+            headers.add("Contact", f"<{self.contact_uri(flow.transport)}>")
+        if self.config.user_agent and not headers.has("user-agent"):
+            headers.add("User-Agent", self.config.user_agent)
+
+    def _kick(self) -> None:
+        with contextlib.suppress(
+            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+        ):
+            self._inbox_send.send_nowait(_WAKE)
+
+    def _dialog_id(self, key: str) -> DialogId:
+        did = self._dialog_ids.get(key)
+        if did is None:
+            raise LocalProtocolError(f"unknown dialog {key!r}")
+        return did
+
+    def _key(self, did: DialogId) -> str:
+        key = dialog_key(did)
+        self._dialog_ids.setdefault(key, did)
+        return key
+
+    # -- Agent commands ----------------------------------------------------------
+
+    async def respond(self, server_txn: str, response: Response) -> Response:
+        """Send ``response`` on ``server_txn``; return it as sent (To tag filled in).
+
+        Adds a Contact to 1xx/2xx answers of dialog-creating requests and a
+        Server header when configured and absent.
+        """
+        if self._closed:
+            raise AgentLost("engine closed")
+        headers = response.headers
+        method = response.cseq.method if headers.has("cseq") else ""
+        if (
+            100 < response.status < 300
+            and method in _CONTACT_METHODS
+            and not headers.has("contact")
+        ):
+            headers.add("Contact", f"<{self.contact_uri(self._flow_of_server(server_txn))}>")
+        if self.config.user_agent and not headers.has("server"):
+            headers.add("Server", self.config.user_agent)
+        did = self._stack.send_response(server_txn, response, trio.current_time())
+        if did is not None:
+            self._key(did)
+        self._kick()
+        await trio.lowlevel.checkpoint()
+        return response
+
+    def _flow_of_server(self, server_txn: str) -> str:
+        flow = self._stack.server_flow(server_txn)
+        return flow.transport if flow is not None else "udp"
+
+    async def request(self, request: Request, *, next_hop: str | None = None) -> ClientTransaction:
+        """Send an out-of-dialog request; return its handle.
+
+        The next hop is ``next_hop`` if given, else the first Route, else the
+        Request-URI; it is resolved per RFC 3263 and the request fails over
+        across the resulting targets.
+
+        Raises:
+            TransportFailure: no target could be resolved or reached.
+        """
+        if self._closed:
+            raise AgentLost("engine closed")
+        if next_hop is not None:
+            hop = parse_uri(next_hop)
+        elif request.route:
+            hop = request.route[0].uri
+        else:
+            hop = request.request_uri
+        if isinstance(hop, TelURI | AbsoluteURI) or not isinstance(hop, SipURI):
+            raise TransportFailure(f"cannot route to {hop}")
+        targets = await self._resolver.resolve(hop)
+        if not targets:
+            raise TransportFailure(f"no usable target for {hop}")
+        handle = ClientTransaction(self, request.copy(), targets)
+        if not await handle._start_next():
+            raise TransportFailure(f"could not reach any target for {hop}")
+        return handle
+
+    async def request_in_dialog(
+        self,
+        dialog_id: str,
+        method: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> ClientTransaction:
+        """Send a request inside a dialog (§12.2.1.1), towards its route set/target."""
+        did = self._dialog_id(dialog_id)
+        stack = self._stack
+        dialog = stack.dialog(did)
+        if dialog is None:
+            raise LocalProtocolError(f"dialog {dialog_id!r} is gone")
+        request = stack.build_in_dialog(did, method, headers=list(headers), body=body)
+        flow = dialog.flow
+        if flow is not None and flow.reliable and self._tm.lookup(flow) is None:
+            flow = Flow(flow.transport, flow.remote, flow.local, None)
+        if flow is None:
+            return await self.request(request, next_hop=dialog.next_hop())
+        handle = ClientTransaction(self, request, [])
+        if self.config.user_agent and not request.headers.has("user-agent"):
+            request.headers.add("User-Agent", self.config.user_agent)
+        txn_id = stack.send_request(request, flow, trio.current_time())
+        handle._id = txn_id
+        handle._request = request
+        self._clients[txn_id] = handle
+        self._kick()
+        await trio.lowlevel.checkpoint()
+        return handle
+
+    async def ack(
+        self, dialog_id: str, *, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> Request:
+        """Send the ACK for the 2xx that confirmed ``dialog_id``; return it as sent."""
+        did = self._dialog_id(dialog_id)
+        ack = self._stack.send_ack(did, trio.current_time(), headers=list(headers), body=body)
+        self._kick()
+        await trio.lowlevel.checkpoint()
+        return ack
+
+    def attach_dialog(self, dialog_id: str) -> trio.MemoryReceiveChannel[Notice]:
+        """Deliver this dialog's notices (in-dialog requests, ACK, end) to a new channel.
+
+        Until attached (and after :meth:`detach_dialog`), they go to ``incoming``.
+        """
+        send, recv = trio.open_memory_channel[Notice](self.config.dialog_queue)
+        self._dialog_chans[dialog_id] = send
+        return recv
+
+    def detach_dialog(self, dialog_id: str) -> None:
+        """Stop routing notices to the dialog's channel (and close it)."""
+        send = self._dialog_chans.pop(dialog_id, None)
+        if send is not None:
+            send.close()
+
+    def end_dialog(self, dialog_id: str) -> None:
+        """Forget a dialog without signalling (after the app sent/answered BYE)."""
+        did = self._dialog_ids.pop(dialog_id, None)
+        if did is not None:
+            self._stack.terminate_dialog(did)
+        self.detach_dialog(dialog_id)
+
+    # -- the core loop -----------------------------------------------------------
+
+    async def _core_loop(self) -> None:
+        stack = self._stack
+        recv = self._inbox_recv
+        while True:
+            deadline = stack.next_deadline()
+            item: Any = None
+            try:
+                item = recv.receive_nowait()
+            except trio.WouldBlock:
+                with trio.move_on_at(deadline if deadline is not None else math.inf):
+                    item = await recv.receive()
+            now = trio.current_time()
+            if item is not None:
+                self._feed(item, now)
+                for _ in range(63):
+                    try:
+                        item = recv.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    self._feed(item, now)
+            stack.handle_timers(now)
+            self._dispatch_events()
+            for transmit in stack.outgoing():
+                await self._transmit(transmit)
+            # Bytes queued while we were sending (by other tasks) go out next turn.
+            if stack.has_outgoing:
+                self._kick()
+
+    def _feed(self, item: Any, now: float) -> None:
+        if item is _WAKE:
+            return
+        assert isinstance(item, Inbound)
+        if item.data is not None:
+            self._stack.receive(item.data, item.flow, now)
+        elif item.message is not None:
+            self._stack.receive_message(item.message, item.flow, now)
+        elif isinstance(item.error, RemoteProtocolError):
+            err = item.error
+            if err.can_answer and err.method != "ACK":
+                self._stack.answer_malformed(err, item.flow)
+
+    async def _transmit(self, transmit: Transmit) -> None:
+        flow = transmit.flow
+        if flow.transport != "udp" and self._tm.lookup(flow) is None:
+            self._nursery.start_soon(self._transmit_now, transmit)
+            return
+        await self._transmit_now(transmit)
+
+    async def _transmit_now(self, transmit: Transmit) -> None:
+        try:
+            await self._tm.send(transmit.data, transmit.flow)
+        except TransportFailure:
+            self._send_errors += 1
+
+    def _dispatch_events(self) -> None:
+        for event in self._stack.events():
+            if isinstance(event, RequestReceived):
+                self._on_request(event)
+            elif isinstance(event, ResponseReceived):
+                handle = self._clients.get(event.txn_id)
+                if handle is not None:
+                    if event.dialog_id is not None and handle.dialog_id is None:
+                        handle.dialog_id = self._key(event.dialog_id)
+                    handle._deliver(event.response)
+            elif isinstance(event, CancelReceived):
+                self._notify(None, RequestCancelled(event.txn_id, event.request))
+            elif isinstance(event, CoreAckReceived):
+                key = self._key(event.dialog_id)
+                self._notify(key, AckReceived(key, event.request))
+            elif isinstance(event, TransactionTimeout):
+                handle = self._clients.pop(event.txn_id, None)
+                if handle is not None:
+                    handle._deliver(RequestTimeout())
+            elif isinstance(event, TransportFailed):
+                handle = self._clients.pop(event.txn_id, None)
+                if handle is not None:
+                    handle._deliver(TransportFailure())
+            elif isinstance(event, TransactionTerminated):
+                self._clients.pop(event.txn_id, None)
+            elif isinstance(event, AckTimeout):
+                pass  # DialogTerminated(reason="ack_timeout") follows
+            elif isinstance(event, DialogTerminated):
+                key = dialog_key(event.dialog_id)
+                self._notify(key, DialogEnded(key, event.reason))
+                self._dialog_ids.pop(key, None)
+
+    def _notify(self, key: str | None, notice: Notice) -> None:
+        chan = self._dialog_chans.get(key) if key is not None else None
+        if chan is not None:
+            try:
+                chan.send_nowait(notice)
+                return
+            except trio.WouldBlock:
+                pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._dialog_chans.pop(key or "", None)
+        with contextlib.suppress(
+            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
+        ):
+            self._incoming_send.send_nowait(notice)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        key = self._key(event.dialog_id) if event.dialog_id is not None else None
+        notice = IncomingRequest(event.txn_id, event.request, event.flow, key)
+        chan = self._dialog_chans.get(key) if key is not None else None
+        now = trio.current_time()
+        if chan is not None:
+            try:
+                chan.send_nowait(notice)
+                return
+            except trio.WouldBlock:
+                self._dialog_500 += 1
+                self._overload(event, 500, now)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._dialog_chans.pop(key or "", None)
+        try:
+            self._incoming_send.send_nowait(notice)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self._overload_503 += 1
+            self._overload(event, 503, now)
+
+    def _overload(self, event: RequestReceived, status: int, now: float) -> None:
+        response = event.request.make_response(
+            status, headers=[("Retry-After", str(self.config.retry_after))]
+        )
+        with contextlib.suppress(LocalProtocolError):
+            self._stack.send_response(event.txn_id, response, now)
+
+    async def _close(self) -> None:
+        self._closed = True
+        for key, chan in list(self._dialog_chans.items()):
+            with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError):
+                chan.send_nowait(DialogEnded(key, "agent_closed"))
+            chan.close()
+        self._dialog_chans.clear()
+        for handle in list(self._clients.values()):
+            handle._deliver(AgentLost("engine closed"))
+        self._clients.clear()
+        self._incoming_send.close()
+
+
+@contextlib.asynccontextmanager
+async def open_engine(
+    listen: Sequence[str] = ("sip:127.0.0.1:5060",),
+    *,
+    config: EngineConfig | None = None,
+) -> AsyncIterator[Engine]:
+    """Run the embedded SIP engine for the duration of the block.
+
+    Args:
+        listen: Listen specs in drachtio contact syntax, e.g.
+            ``"sip:127.0.0.1:5060;transport=udp,tcp"``, ``"sips:127.0.0.1:5061"``,
+            ``"sip:[::1]:5060;transport=ws"``; port 0 picks a free port.
+        config: Timers, transport options, queue sizes (:class:`EngineConfig`).
+
+    Yields:
+        The running :class:`Engine`. Leaving the block stops it: pending client
+        transactions raise :class:`~trio_srf.errors.AgentLost`, attached dialogs
+        get a ``DialogEnded("agent_closed")`` notice.
+    """
+    cfg = config if config is not None else EngineConfig()
+    inbox_send, inbox_recv = trio.open_memory_channel[Any](cfg.inbox_size)
+    try:
+        async with (
+            open_transports(list(listen), cfg.transport, inbox=inbox_send) as tm,
+            trio.open_nursery() as nursery,
+        ):
+            engine = Engine(cfg, tm, nursery, inbox_send, inbox_recv)
+            nursery.start_soon(engine._core_loop)
+            try:
+                yield engine
+            finally:
+                await engine._close()
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The core loop and transports catch their own errors, so a group here
+        # carries the body's exception: hand it back as itself (ARCHITECTURE §5).
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
