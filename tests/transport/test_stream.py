@@ -311,3 +311,18 @@ async def test_silent_peer_times_out_in_handshake(connect: Connect) -> None:
             assert await receive_until_closed(silent) == b""
             await wait_until(lambda: tm._streams._handshaking == 0)
             assert tm.statistics().connection_errors == 1
+
+
+async def test_cancelled_connect_leaks_nothing() -> None:
+    # A listener that never accepts: connect succeeds at the TCP level (backlog),
+    # the WebSocket handshake then waits; cancelling the send must close the socket.
+    with trio.socket.socket() as sock:
+        await sock.bind(("127.0.0.1", 0))
+        sock.listen(5)
+        inbox, _ = trio.open_memory_channel[Inbound](1)
+        async with open_transports([], inbox=inbox) as tm:
+            with trio.move_on_after(0.3) as scope:
+                await tm.send(sip_request(1), Flow("ws", ("127.0.0.1", sock.getsockname()[1])))
+            assert scope.cancelled_caught
+            assert tm.statistics().connections == 0
+            assert tm._streams._connecting == {}

@@ -252,6 +252,9 @@ class StreamTransports:
             log.exception("inbound %s connection setup crashed", transport)
             await trio.aclose_forcefully(stream)
             return None
+        except BaseException:  # cancelled (shutdown): do not leak the socket
+            await trio.aclose_forcefully(stream)
+            raise
         return self._register(transport, remote, local, stream, codec), initial
 
     # -- connecting ----------------------------------------------------------------
@@ -324,6 +327,10 @@ class StreamTransports:
             raise TransportFailure(
                 f"cannot open {transport} connection to {remote[0]}:{remote[1]}: {exc!r}"
             ) from exc
+        except BaseException:  # the caller was cancelled: do not leak the socket
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+            raise
         conn = self._register(transport, peer, local, stream, codec)
         # Keep the caller's spelling of the address for reuse lookups too.
         self._by_remote[(transport, remote[0], remote[1])] = conn
