@@ -200,6 +200,9 @@ def _parse_head(
     entries: list[tuple[str, str, str]] = []
     append = entries.append
     content_length: int | None = None
+    # Content-Length values, checked after the loop because they may be folded too.
+    cl_values: list[str] = []
+    last_cl = False
     max_line = limits.max_line_length
     known = _VALID_NAME_KEYS
     for line in lines[1:]:
@@ -207,14 +210,22 @@ def _parse_head(
             raise LocalProtocolError("empty line inside the header section")
         c = line[0]
         if c == " " or c == "\t":
-            # §7.3.1: a continuation line belongs to the previous header value.
+            # §7.3.1: a continuation line belongs to the previous header value
+            # (whichever it is); a blank one adds nothing. Strip only SP/HTAB so
+            # a control character at the end is still seen and rejected.
+            more = line.strip(" \t")
+            if last_cl:
+                prev = cl_values[-1]
+                cl_values[-1] = f"{prev} {more}" if prev and more else prev + more
+                continue
             if not entries:
                 raise LocalProtocolError("continuation line before the first header")
-            k, n, v = entries[-1]
-            v = f"{v} {line.strip()}" if v else line.strip()
-            if len(v) > max_line:
-                raise LocalProtocolError(f"header {n} longer than {max_line} characters")
-            entries[-1] = (k, n, v)
+            if more:
+                k, n, v = entries[-1]
+                v = f"{v} {more}" if v else more
+                if len(v) > max_line:
+                    raise LocalProtocolError(f"header {n} longer than {max_line} characters")
+                entries[-1] = (k, n, v)
             continue
         if len(line) > max_line:
             raise LocalProtocolError(f"header line longer than {max_line} characters")
@@ -232,15 +243,18 @@ def _parse_head(
                 if len(known) < _MAX_KNOWN_NAMES:
                     known[name] = key
         value = value.strip(" \t")
-        if key == "content-length":
-            if not _DIGITS_RE.match(value):
-                raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
-            length = int(value)
-            if content_length is not None and content_length != length:
-                raise LocalProtocolError("conflicting Content-Length headers")
-            content_length = length
+        last_cl = key == "content-length"
+        if last_cl:
+            cl_values.append(value)
             continue
         append((key, name, value))
+    for value in cl_values:
+        if not _DIGITS_RE.match(value):
+            raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
+        length = int(value)
+        if content_length is not None and content_length != length:
+            raise LocalProtocolError("conflicting Content-Length headers")
+        content_length = length
     if len(entries) > limits.max_headers:
         raise LocalProtocolError(f"more than {limits.max_headers} header lines")
     if not clean:
