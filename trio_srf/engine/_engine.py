@@ -179,10 +179,11 @@ class ClientTransaction:
         ):
             self._send.send_nowait(item)
 
-    def __aiter__(self) -> AsyncIterator[Response]:
-        return self._iterate()
+    def __aiter__(self) -> ClientTransaction:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[Response]:
+    async def __anext__(self) -> Response:
+        """Return the next response; stop after the final one (RFC 3263 failover inside)."""
         while not self._done:
             item = await self._recv.receive()
             failover = False
@@ -202,7 +203,8 @@ class ClientTransaction:
                     self._got_provisional = True
             else:
                 self._done = True
-            yield item
+            return item
+        raise StopAsyncIteration
 
     async def final(self) -> Response:
         """Wait for and return the final response (provisionals are skipped)."""
