@@ -29,6 +29,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -74,6 +75,8 @@ from ._config import EngineConfig
 
 __all__ = ["ClientTransaction", "Engine", "EngineStatistics", "open_engine"]
 
+logger = logging.getLogger("trio_srf.engine")
+
 _WAKE = object()
 
 # Methods whose requests carry a Contact (RFC 3261 §8.1.1.8, RFC 3265, RFC 3515).
@@ -98,6 +101,7 @@ class EngineStatistics:
         send_errors: Transmissions that failed.
         client_handles: Live client transaction handles.
         attached_dialogs: Dialogs with an attached channel.
+        internal_errors: Bugs caught and logged instead of stopping the engine.
     """
 
     stack: StackStatistics
@@ -108,6 +112,7 @@ class EngineStatistics:
     send_errors: int
     client_handles: int
     attached_dialogs: int
+    internal_errors: int = 0
 
 
 class ClientTransaction:
@@ -256,6 +261,7 @@ class Engine:
         self._overload_503 = 0
         self._dialog_500 = 0
         self._send_errors = 0
+        self._internal_errors = 0
 
     # -- introspection -------------------------------------------------------
 
@@ -281,6 +287,7 @@ class Engine:
             send_errors=self._send_errors,
             client_handles=len(self._clients),
             attached_dialogs=len(self._dialog_chans),
+            internal_errors=self._internal_errors,
         )
 
     def contact_uri(self, transport: str = "udp") -> str:
@@ -439,6 +446,26 @@ class Engine:
         await trio.lowlevel.checkpoint()
         return ack
 
+    def dialog_id_for(self, response: Response, *, uac: bool) -> str | None:
+        """The id of the live dialog a 1xx/2xx belongs to, or ``None``.
+
+        Args:
+            response: A response we sent (``uac=False``: its To tag is ours)
+                or received (``uac=True``: its From tag is ours).
+            uac: Which side of the dialog we are.
+        """
+        try:
+            local, remote = response.to.tag, response.from_.tag
+            call_id = response.call_id
+        except LocalProtocolError:
+            return None
+        if uac:
+            local, remote = remote, local
+        if local is None or remote is None:
+            return None
+        key = dialog_key(DialogId(call_id, local, remote))
+        return key if key in self._dialog_ids else None
+
     def attach_dialog(self, dialog_id: str) -> trio.MemoryReceiveChannel[Notice]:
         """Deliver this dialog's notices (in-dialog requests, ACK, end) to a new channel.
 
@@ -483,8 +510,12 @@ class Engine:
                     except trio.WouldBlock:
                         break
                     self._feed(item, now)
-            stack.handle_timers(now)
-            self._dispatch_events()
+            try:
+                stack.handle_timers(now)
+                self._dispatch_events()
+            except Exception:
+                self._internal_errors += 1
+                logger.exception("internal error in timer or event handling")
             for transmit in stack.outgoing():
                 await self._transmit(transmit)
             # Bytes queued while we were sending (by other tasks) go out next turn.
@@ -494,6 +525,15 @@ class Engine:
     def _feed(self, item: Any, now: float) -> None:
         if item is _WAKE:
             return
+        try:
+            self._feed_one(item, now)
+        except Exception:
+            # A bug triggered by one message must not take the engine down
+            # (ARCHITECTURE §7): log it, count it, carry on with the next one.
+            self._internal_errors += 1
+            logger.exception("internal error while handling %r", item)
+
+    def _feed_one(self, item: Any, now: float) -> None:
         assert isinstance(item, Inbound)
         if item.data is not None:
             self._stack.receive(item.data, item.flow, now)
