@@ -22,8 +22,7 @@ from typing import Any, ClassVar
 import attrs
 
 from ..errors import LocalProtocolError, RemoteProtocolError
-from ..sip import DEFAULT_LIMITS, Request, Response, parse
-from ..sip._parser import _parse_head
+from ..sip import Request, Response, parse
 from ._wire import Role, join_leader, new_message_id
 
 __all__ = [
@@ -81,21 +80,58 @@ def parse_sip(text: str, *, strict: bool = True) -> Request | Response:
     if strict:
         return parse(data)
     try:
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.rstrip(b"\r\n").decode("utf-8", "surrogateescape").split("\r\n")
-        if not lines[0]:
-            raise LocalProtocolError("SIP part without a start line")
-        msg, content_length = _parse_head(lines, DEFAULT_LIMITS)
-        if content_length is not None:
-            if content_length > len(body):
-                raise LocalProtocolError(
-                    f"Content-Length {content_length} exceeds the {len(body)} body bytes"
-                )
-            body = body[:content_length]
-        msg.body = body
-        return msg
+        return _parse_skeleton(data)
     except LocalProtocolError as err:
         raise RemoteProtocolError(err.msg, status_hint=err.status_hint) from None
+
+
+def _parse_skeleton(data: bytes) -> Request | Response:
+    """Parse an app's SIP skeleton: start line, ``Name: value`` lines, body (§7).
+
+    Only the RFC 3261 §7 syntax is checked (start line shape, header name
+    tokens, no control characters, folding per §7.3.1, Content-Length no
+    larger than the body); mandatory headers are not required.
+    """
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.rstrip(b"\r\n").decode("utf-8", "surrogateescape").split("\r\n")
+    start = lines[0]
+    fields: list[tuple[str, str]] = []
+    content_length: int | None = None
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            more = line.strip(" \t")
+            fields[-1] = (name, f"{value} {more}" if more else value)
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise LocalProtocolError(f"header line without a colon: {line[:40]!r}")
+        fields.append((name.rstrip(" \t"), value.strip(" \t")))
+    for name, value in fields:
+        if name.lower() in ("content-length", "l"):
+            if not (value.isascii() and value.isdigit()):
+                raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
+            content_length = int(value)
+    if content_length is not None:
+        if content_length > len(body):
+            raise LocalProtocolError(
+                f"Content-Length {content_length} exceeds the {len(body)} body bytes"
+            )
+        body = body[:content_length]
+    msg: Request | Response
+    if start[:4].upper() == "SIP/":
+        version, _, rest = start.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if len(code) != 3 or not (code.isascii() and code.isdigit()):
+            raise LocalProtocolError(f"malformed status line {start[:80]!r}")
+        msg = Response(int(code), reason, fields, body, version)
+    else:
+        parts = start.split(" ")
+        if len(parts) != 3 or not all(parts):
+            raise LocalProtocolError(f"malformed request line {start[:80]!r}")
+        method, uri, version = parts
+        msg = Request(method, uri, fields, body, version)
+    return msg
 
 
 @attrs.frozen(kw_only=True)
