@@ -13,7 +13,7 @@ that a drachtio implementation can map them 1:1 onto drachtio's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Protocol
 
 import attrs
@@ -135,9 +135,26 @@ class ClientTransactionHandle(Protocol):
         """CANCEL a pending INVITE (RFC 3261 §9.1); a no-op once answered."""
         ...
 
+    async def final(self) -> Response:
+        """Wait for the final response, skipping provisionals."""
+        ...
+
 
 class Agent(Protocol):
     """The commands Srf issues and the notices it consumes."""
+
+    @property
+    def incoming(self) -> AsyncIterable[Notice]:
+        """New requests, CANCEL notices, and notices of dialogs nobody attached."""
+        ...
+
+    def contact_uri(self, transport: str = "udp") -> str:
+        """A SIP URI reaching this agent on ``transport`` (for Contact and From)."""
+        ...
+
+    def dialog_id_for(self, response: Response, *, uac: bool) -> str | None:
+        """The id of the live dialog a 1xx/2xx we sent (or received, ``uac``) belongs to."""
+        ...
 
     async def respond(self, server_txn: str, response: Response) -> Response:
         """Send a response on a server transaction; return it as sent."""
@@ -168,4 +185,8 @@ class Agent(Protocol):
 
     def attach_dialog(self, dialog_id: str) -> AsyncIterator[Notice]:
         """Route this dialog's in-dialog notices to the returned channel."""
+        ...
+
+    def detach_dialog(self, dialog_id: str) -> None:
+        """Route this dialog's notices back to ``incoming``."""
         ...
