@@ -25,6 +25,10 @@ __all__ = [
     "CancelReceived",
     "DialogTerminated",
     "Event",
+    "ProxyFinished",
+    "ProxyHopNeeded",
+    "ProxyOutcome",
+    "StatelessForward",
     "RequestReceived",
     "ResponseReceived",
     "TransactionTerminated",
@@ -192,6 +196,88 @@ class DialogTerminated:
     reason: str
 
 
+@attrs.frozen
+class ProxyOutcome:
+    """How a stateful proxy operation ended (RFC 3261 §16.7).
+
+    Attributes:
+        status: The final status forwarded (or generated) upstream.
+        response: The final response as sent upstream.
+        target: The target whose response was forwarded as the final one, or
+            ``None`` when the proxy generated it (no target, timeouts, errors).
+        responses: ``(target, status)`` of every response received on any
+            branch, in arrival order (100 Trying and 2xx retransmissions included).
+        cancelled: The caller CANCELled the request (§16.10).
+    """
+
+    status: int
+    response: Response | None
+    target: str | None
+    responses: tuple[tuple[str, int], ...]
+    cancelled: bool = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a 2xx was forwarded (drachtio's ``connected``)."""
+        return 200 <= self.status < 300
+
+
+@attrs.frozen
+class ProxyHopNeeded:
+    """A proxy branch needs a transport: resolve ``next_hop`` and start it.
+
+    The driver resolves ``next_hop`` (RFC 3263) and calls
+    ``ProxyContext.start_branch(branch, flow, now)``, or
+    ``ProxyContext.branch_failed(branch, now)`` when it cannot be reached.
+
+    Attributes:
+        proxy_id: The proxy context (``SipStack.proxy_context(proxy_id)``).
+        branch: The branch number within the context.
+        target: The branch's Request-URI.
+        next_hop: The URI to resolve (first Route or the Request-URI, §16.6 step 7).
+    """
+
+    proxy_id: str
+    branch: int
+    target: str
+    next_hop: str
+
+
+@attrs.frozen
+class ProxyFinished:
+    """A proxy context forwarded (or generated) its final response upstream.
+
+    Later 2xx retransmissions are still relayed until the branches' client
+    transactions end.
+
+    Attributes:
+        proxy_id: The proxy context.
+        server_txn: The server transaction that was proxied.
+        outcome: The result.
+    """
+
+    proxy_id: str
+    server_txn: str
+    outcome: ProxyOutcome
+
+
+@attrs.frozen
+class StatelessForward:
+    """A request routed through us to forward without a transaction (§16.11).
+
+    The ACK for a 2xx in a record-routed dialog: the stack has done the Route
+    processing and Max-Forwards; the driver resolves ``next_hop`` and calls
+    :meth:`SipStack.forward_stateless` (which adds our Via).
+
+    Attributes:
+        request: The request to forward.
+        next_hop: The URI to resolve.
+    """
+
+    request: Request
+    next_hop: str
+
+
 Event = (
     RequestReceived
     | ResponseReceived
@@ -202,6 +288,9 @@ Event = (
     | TransportFailed
     | TransactionTerminated
     | DialogTerminated
+    | ProxyHopNeeded
+    | ProxyFinished
+    | StatelessForward
 )
 
 

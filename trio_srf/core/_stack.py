@@ -46,6 +46,8 @@ emits :class:`TransactionTerminated`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+from collections.abc import Sequence
 
 import attrs
 
@@ -73,6 +75,7 @@ from ._events import (
     Outbox,
     RequestReceived,
     ResponseReceived,
+    StatelessForward,
     TransactionTerminated,
     TransactionTimeout,
     Transmit,
@@ -87,6 +90,13 @@ from ._matching import (
     merge_key,
     response_key,
     server_key,
+)
+from ._proxy import (
+    ProxyContext,
+    ProxyOptions,
+    check_request,
+    preprocess_routes,
+    routed_through_us,
 )
 from ._server_txn import ServerState, ServerTransaction, response_flow
 from ._timers import DeadlineHeap, TimerConfig
@@ -197,6 +207,11 @@ class SipStack:
         self._early: dict[str, set[DialogId]] = {}
         self._pending_2xx: dict[DialogId, _Pending2xx] = {}
         self._sent_acks: dict[DialogId, tuple[int, Transmit]] = {}
+        #: Our own (host, port) addresses: Route entries and Vias naming them are
+        #: ours (RFC 3261 §16.4, §16.3 loop detection). Empty: we route nothing.
+        self.local_addresses: set[tuple[str, int]] = set()
+        self._proxies: dict[str, ProxyContext] = {}
+        self._proxy_txns: dict[str, ProxyContext] = {}
         self._n = {
             "messages_in": 0,
             "messages_out": 0,
@@ -240,10 +255,14 @@ class SipStack:
                     self._dialog_timer(owner, name, now)
                     continue
                 assert isinstance(owner, str)
+                proxy = self._proxies.get(owner)
+                if proxy is not None:
+                    proxy.fire(name, now)
+                    continue
                 client = self._client.get(owner)
                 if client is not None:
                     if client.fire(name, now, self._out):
-                        self._client_timeout(client)
+                        self._client_timeout(client, now)
                     self._after_client(client)
                     continue
                 server = self._server.get(owner)
@@ -388,8 +407,10 @@ class SipStack:
             self._on_cancel(request, flow, key, now)
             return
         mkey = merge_key(request)
-        if mkey is not None and mkey in self._merge:
-            self._reject(request, flow, key, 482, now)  # §8.2.2.2 merged request
+        if mkey is not None and mkey in self._merge and self._merge[mkey] not in self._proxy_txns:
+            # §8.2.2.2 merged request (a proxied request coming back is a spiral
+            # or loop instead, which the proxy tells apart, §16.3 step 4).
+            self._reject(request, flow, key, 482, now)
             return
         to_tag = request.to.tag
         if to_tag is None:
@@ -404,6 +425,11 @@ class SipStack:
         did = DialogId(request.call_id, to_tag, from_tag)
         dialog = self._dialogs.get(did)
         if dialog is None:
+            if routed_through_us(request, self.local_addresses):
+                # A dialog we record-routed: forward it statefully (§16).
+                txn = self._new_server(request, flow, key, now, merge=None)
+                self.start_proxy(txn.id, None, now)
+                return
             self._reject(request, flow, key, 481, now)  # §12.2.2
             return
         if not dialog.check_remote_seq(request):
@@ -466,6 +492,12 @@ class SipStack:
         self._n["error_responses"] += 1
         txn.local_tag = target.local_tag
         self._respond(txn, request.make_response(200), now)
+        proxy = self._proxy_txns.get(target.id)
+        if proxy is not None:
+            # §16.10: the proxy CANCELs its branches; their 487 comes back up.
+            if target.state is ServerState.PROCEEDING:
+                proxy.cancel(now)
+            return
         if target.state is ServerState.PROCEEDING:
             if not target.internal:
                 self._events.append(CancelReceived(target.id, request))
@@ -497,6 +529,9 @@ class SipStack:
                 else:
                     self._n["retransmissions_in"] += 1
                 return
+        if routed_through_us(request, self.local_addresses):
+            self._route_ack(request)
+            return
         self._n["stray_acks"] += 1
 
     # -- responses out ----------------------------------------------------------
@@ -747,6 +782,16 @@ class SipStack:
         txn = self._client[txn_id]
         if txn.receive_response(response, now, self._out):
             status = response.status
+            proxy = self._proxy_txns.get(txn.id)
+            if proxy is not None:
+                # A proxy branch: no UAC dialog, every 2xx goes up (RFC 6026
+                # §8.4), and the proxy runs Timer C itself (§16.6 step 11).
+                self._timers.clear(txn.id, "C")
+                if txn.is_invite and status < 200 and txn.cancel_id and not txn.cancel_sent:
+                    self._send_cancel(txn, now)
+                proxy.on_response(txn.id, response, now)
+                self._after_client(txn)
+                return
             did, deliver = self._uac_dialog(txn, response, now)
             pending_cancel = txn.cancel_id is not None and not txn.cancel_sent
             if txn.is_invite and status < 200 and pending_cancel:
@@ -888,8 +933,12 @@ class SipStack:
 
     # -- transaction bookkeeping -------------------------------------------------
 
-    def transport_error(self, txn_id: str) -> None:
-        """The driver could not send client transaction ``txn_id``'s request (§8.1.3.1)."""
+    def transport_error(self, txn_id: str, now: float | None = None) -> None:
+        """The driver could not send client transaction ``txn_id``'s request (§8.1.3.1).
+
+        ``now`` is needed for proxy branches (the proxy may answer upstream);
+        without it the time of the proxy's last input is used.
+        """
         txn = self._client.get(txn_id)
         if txn is None or txn.state not in (
             ClientState.CALLING,
@@ -898,14 +947,20 @@ class SipStack:
         ):
             return
         txn.transport_error()
-        if not txn.internal:
+        proxy = self._proxy_txns.get(txn.id)
+        if proxy is not None:
+            proxy.on_failure(txn.id, 503, now if now is not None else proxy._now)  # §16.9
+        elif not txn.internal:
             self._events.append(TransportFailed(txn.id))
         if txn.dialog_id is not None:
             self._end_dialog(txn.dialog_id, "408")
         self._after_client(txn)
 
-    def _client_timeout(self, txn: ClientTransaction) -> None:
-        if not txn.internal:
+    def _client_timeout(self, txn: ClientTransaction, now: float) -> None:
+        proxy = self._proxy_txns.get(txn.id)
+        if proxy is not None:
+            proxy.on_failure(txn.id, 408, now)
+        elif not txn.internal:
             self._events.append(TransactionTimeout(txn.id))
         if txn.dialog_id is not None:
             # §12.2.1.2: a 408 (or timeout) to an in-dialog request ends the dialog.
@@ -920,7 +975,10 @@ class SipStack:
             del self._client_by_key[txn.key]
         if txn.is_invite:
             self._purge_early(txn.id)
-        if not txn.internal:
+        proxy = self._proxy_txns.pop(txn.id, None)
+        if proxy is not None:
+            proxy.on_terminated(txn.id)
+        elif not txn.internal:
             self._events.append(TransactionTerminated(txn.id))
 
     def _after_server(self, txn: ServerTransaction) -> None:
@@ -934,5 +992,114 @@ class SipStack:
             del self._merge[txn.merge_key]
         if txn.is_invite:
             self._purge_early(txn.id)
-        if not txn.internal:
+        proxy = self._proxy_txns.get(txn.id)
+        if proxy is not None and proxy.server_txn == txn.id:
+            del self._proxy_txns[txn.id]
+            self._drop_proxy_if_idle(proxy)
+        elif not txn.internal:
             self._events.append(TransactionTerminated(txn.id))
+
+    # -- proxy (RFC 3261 §16; the logic lives in _proxy) ---------------------------------
+
+    def start_proxy(
+        self,
+        txn_id: str,
+        targets: Sequence[str] | None,
+        now: float,
+        options: ProxyOptions | None = None,
+    ) -> ProxyContext:
+        """Proxy server transaction ``txn_id`` statefully to ``targets`` (§16).
+
+        The stack answers :class:`ProxyHopNeeded` events' branches through the
+        returned context and emits :class:`ProxyFinished` when the final
+        response went upstream. The stack creates no dialog for proxied
+        requests. ``targets=None`` routes by the request itself (Route, then
+        Request-URI), as for in-dialog requests of record-routed dialogs.
+
+        Raises:
+            LocalProtocolError: unknown, answered or already proxied transaction.
+        """
+        txn = self._server.get(txn_id)
+        if (
+            txn is None
+            or txn.internal
+            or txn.final_status is not None
+            or txn_id in self._proxy_txns
+            or txn.request.method == "ACK"
+        ):
+            raise LocalProtocolError(f"cannot proxy server transaction {txn_id}")
+        ctx = ProxyContext(self, self._new_id("p"), txn, targets, options or ProxyOptions())
+        self._proxies[ctx.id] = ctx
+        self._proxy_txns[txn_id] = ctx
+        ctx.begin(now)
+        return ctx
+
+    def proxy_context(self, proxy_id: str) -> ProxyContext | None:
+        """The live proxy context with this id, or ``None``."""
+        return self._proxies.get(proxy_id)
+
+    def server_request(self, txn_id: str) -> Request | None:
+        """The request of a live server transaction, or ``None``."""
+        txn = self._server.get(txn_id)
+        return txn.request if txn is not None else None
+
+    def send_response_raw(self, txn_id: str, response: Response, now: float) -> None:
+        """Send ``response`` on ``txn_id`` exactly as given (a proxy forwarding, §16.7).
+
+        Unlike :meth:`send_response` no To tag is added and no dialog is
+        created or tracked; the caller has already removed its own Via.
+
+        Raises:
+            LocalProtocolError: unknown transaction, or one that cannot send
+                this response any more.
+        """
+        txn = self._server.get(txn_id)
+        if txn is None or txn.internal:
+            raise LocalProtocolError(f"no server transaction {txn_id}")
+        txn.send_response(response, now, self._out)
+        self._after_server(txn)
+
+    def forward_stateless(self, request: Request, flow: Flow) -> None:
+        """Forward a :class:`StatelessForward` request on ``flow`` with our Via (§16.11).
+
+        The branch is derived from the request (the same for a retransmission).
+        """
+        top = request.headers.get("via") or ""
+        digest = hashlib.sha1(
+            f"{top}\n{request.uri}\n{request.cseq}".encode(), usedforsecurity=False
+        ).hexdigest()[:20]
+        request.headers.prepend(
+            "Via",
+            f"SIP/2.0/{flow.via_transport} {_host_port(flow.local)};rport;branch=z9hG4bK{digest}.s",
+        )
+        self._out.send(request.serialize(), flow)
+
+    def _route_ack(self, request: Request) -> None:
+        """An ACK for a 2xx in a dialog we record-routed: forward it without state."""
+        if check_request(request, self.local_addresses) is not None:
+            self._n["stray_acks"] += 1  # Max-Forwards spent or a loop: drop it
+            return
+        forward = request.copy()
+        try:
+            preprocess_routes(forward, self.local_addresses)
+            max_forwards = forward.max_forwards
+            forward.headers.set(
+                "Max-Forwards", str(max_forwards - 1 if max_forwards is not None else 70)
+            )
+            routes = forward.route
+            hop = str(routes[0].uri) if routes else forward.uri
+        except ProtocolError:
+            self._n["stray_acks"] += 1
+            return
+        self._events.append(StatelessForward(forward, hop))
+
+    def _drop_proxy_if_idle(self, proxy: ProxyContext) -> None:
+        """Forget a proxy context once it answered and its branches ended."""
+        if not proxy.idle or proxy.id not in self._proxies:
+            return
+        del self._proxies[proxy.id]
+        for cancel_id in proxy.cancel_ids:
+            if self._proxy_txns.get(cancel_id) is proxy and cancel_id not in self._client:
+                del self._proxy_txns[cancel_id]
+        if self._proxy_txns.get(proxy.server_txn) is proxy and proxy.server_txn not in self._server:
+            del self._proxy_txns[proxy.server_txn]
