@@ -268,10 +268,10 @@ class RtpEndpoint:
         return self._sender.timestamp
 
     async def _send(self, packet_type: int, payload: bytes, marker: bool, ts: int | None) -> None:
-        packet = self._sender.packet(packet_type, payload, marker=marker, timestamp=ts)
         neg = self.negotiated
         if neg is None or not neg.can_send or neg.remote is None:
-            return
+            return  # muted: keep time, send (and count) nothing
+        packet = self._sender.packet(packet_type, payload, marker=marker, timestamp=ts)
         with contextlib.suppress(OSError):  # e.g. ICMP unreachable reported on a later send
             await self._sock.sendto(packet.encode(), neg.remote)
 
@@ -379,7 +379,9 @@ class RtpEndpoint:
             try:
                 data, _ = await self._sock.recvfrom(2048)
             except OSError:
-                continue
+                if self._sock.fileno() == -1:
+                    return  # closed under us
+                continue  # e.g. ICMP port unreachable from an earlier send
             self._handle_datagram(data)
 
     def _handle_datagram(self, data: bytes) -> None:
