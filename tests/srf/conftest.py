@@ -49,7 +49,9 @@ async def serving(
             scope = trio.CancelScope()
             stops.append(scope)
 
-            async def run(app: Srf = app, scope: trio.CancelScope = scope) -> None:
+            async def run(
+                app: Srf = app, scope: trio.CancelScope = scope, started: trio.Event = started
+            ) -> None:
                 with scope:
                     async with factory(listen) as agent:
                         await trio.lowlevel.checkpoint()

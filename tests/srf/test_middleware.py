@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import trio
 
 from trio_srf.srf import Request, Response, Srf
 
 from .conftest import AgentFactory, drained, serving, uri_of
-
 
 
 async def test_middleware_order_and_error_middleware(agent_factory: AgentFactory) -> None:

@@ -367,7 +367,8 @@ class Dialog:
             await self._acked.wait()
             nursery.cancel_scope.cancel()
         if not self._acked.is_set():
-            raise DialogError(f"dialog {self.id} ended before the ACK ({self.termination})")
+            why = self.termination.value if self.termination else "unknown"
+            raise DialogError(f"dialog {self.id} ended before the ACK ({why})")
 
     async def wait_ended(self) -> Termination:
         """Wait until the dialog has ended; return why."""
