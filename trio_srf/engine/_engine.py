@@ -72,6 +72,7 @@ from ..transport import (
     open_transports,
 )
 from ._config import EngineConfig
+from ._proxy import ProxyDriver, ProxyOutcome
 
 __all__ = ["ClientTransaction", "Engine", "EngineStatistics", "open_engine"]
 
@@ -262,6 +263,7 @@ class Engine:
         self._dialog_500 = 0
         self._send_errors = 0
         self._internal_errors = 0
+        self._proxy = ProxyDriver(self)
 
     # -- introspection -------------------------------------------------------
 
@@ -466,6 +468,35 @@ class Engine:
         key = dialog_key(DialogId(call_id, local, remote))
         return key if key in self._dialog_ids else None
 
+    async def proxy(
+        self,
+        server_txn: str,
+        targets: Sequence[str],
+        *,
+        record_route: bool = False,
+        forking: str = "sequential",
+        follow_redirects: bool = False,
+        provisional_timeout: float | None = None,
+        final_timeout: float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> ProxyOutcome:
+        """Proxy a received request statefully (RFC 3261 §16); see docs/proxy.md.
+
+        Returns once the final response went upstream. Cancelling the caller
+        CANCELs the branches. Raises ``LocalProtocolError`` for a transaction
+        that is unknown, answered or already proxied.
+        """
+        return await self._proxy.proxy(
+            server_txn,
+            targets,
+            record_route=record_route,
+            forking=forking,
+            follow_redirects=follow_redirects,
+            provisional_timeout=provisional_timeout,
+            final_timeout=final_timeout,
+            headers=headers,
+        )
+
     def attach_dialog(self, dialog_id: str) -> trio.MemoryReceiveChannel[Notice]:
         """Deliver this dialog's notices (in-dialog requests, ACK, end) to a new channel.
 
@@ -559,6 +590,8 @@ class Engine:
 
     def _dispatch_events(self) -> None:
         for event in self._stack.events():
+            if self._proxy.handle_event(event):
+                continue
             if isinstance(event, RequestReceived):
                 self._on_request(event)
             elif isinstance(event, ResponseReceived):
@@ -634,6 +667,7 @@ class Engine:
 
     async def _close(self) -> None:
         self._closed = True
+        self._proxy.close()
         for key, chan in list(self._dialog_chans.items()):
             with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError):
                 chan.send_nowait(DialogEnded(key, "agent_closed"))
