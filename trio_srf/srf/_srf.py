@@ -174,21 +174,24 @@ class Srf:
 
     # -- configuration ---------------------------------------------------------------
 
-    def use(self, method_or_fn: Any, fn: Callable[..., Awaitable[None]] | None = None) -> None:
+    def use(self, method_or_fn: Any, fn: Callable[..., Awaitable[None]] | None = None) -> Any:
         """Add middleware: ``use(mw)`` for every request, ``use("invite", mw)`` for one method.
 
         ``mw`` is ``async def mw(req, res, next)``, an error middleware
         ``async def mw(err, req, res, next)``, or a handler ``async def h(req, res)``.
+
+        Returns ``mw``, so ``@srf.use`` works as a decorator.
 
         Raises:
             TypeError: ``mw`` has another shape.
         """
         if fn is None:
             self._layers.append(make_layer(None, method_or_fn))
-            return
+            return method_or_fn
         method = str(method_or_fn).upper()
         self._layers.append(make_layer(method, fn))
         self._methods.add(method)
+        return fn
 
     def on(self, method: str) -> Callable[[F], F]:
         """Decorator for any method: ``@srf.on("PUBLISH")``."""
