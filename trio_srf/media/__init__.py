@@ -5,6 +5,8 @@ WAV files, tones and offer/answer are sans-IO and free of trio; only
 :func:`open_rtp_endpoint` / :class:`RtpEndpoint` run on Trio. See docs/media.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from trio_srf.media._dtmf import (
     DtmfDetector as DtmfDetector,
     DtmfDigit as DtmfDigit,
@@ -13,13 +15,6 @@ from trio_srf.media._dtmf import (
     build_dtmf_info as build_dtmf_info,
     build_dtmf_relay as build_dtmf_relay,
     parse_dtmf_info as parse_dtmf_info,
-)
-from trio_srf.media._endpoint import (
-    CollectResult as CollectResult,
-    Recording as Recording,
-    RtpEndpoint as RtpEndpoint,
-    RtpStatistics as RtpStatistics,
-    open_rtp_endpoint as open_rtp_endpoint,
 )
 from trio_srf.media._g711 import (
     alaw_decode as alaw_decode,
@@ -114,3 +109,26 @@ __all__ = [
     "ulaw_encode",
     "write_wav",
 ]
+
+if TYPE_CHECKING:
+    from trio_srf.media._endpoint import (
+        CollectResult as CollectResult,
+        Recording as Recording,
+        RtpEndpoint as RtpEndpoint,
+        RtpStatistics as RtpStatistics,
+        open_rtp_endpoint as open_rtp_endpoint,
+    )
+
+# The endpoint runs on Trio; everything else here is sans-IO. Import it on first use so
+# `import trio_srf.media` (SDP, G.711, RTP packets...) stays free of trio.
+_ENDPOINT_NAMES = frozenset(
+    {"CollectResult", "Recording", "RtpEndpoint", "RtpStatistics", "open_rtp_endpoint"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENDPOINT_NAMES:
+        from trio_srf.media import _endpoint
+
+        return getattr(_endpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
