@@ -1,0 +1,178 @@
+"""Interop: real drachtio-srf apps (Node, npm ``drachtio-srf`` 5.0.29) against our server.
+
+Each test runs an engine and :func:`serve_drachtio_apps` in this process (ephemeral ports),
+starts one of the small Node apps in ``tests/interop/node/`` (they connect in inbound mode
+with the secret and print one JSON event per line), and drives SIP calls with SIPp. It
+asserts zero failed calls and the exact events each app printed, then that the server's
+tables drained (no pending request, dialog or client request left).
+
+Skipped when ``node`` or the installed ``drachtio-srf`` package is missing
+(``scripts/setup.sh`` runs ``npm ci`` in ``tests/interop/node`` when node and npm exist).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from trio_srf.core import TimerConfig
+from trio_srf.drachtio._server import DrachtioServer, serve_drachtio_apps
+from trio_srf.engine import EngineConfig, open_engine
+from trio_srf.testing import SippResult, pick_free_port, requires_sipp, run_sipp
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
+NODE = shutil.which("node")
+SRF_INSTALLED = (NODE_DIR / "node_modules" / "drachtio-srf" / "package.json").exists()
+
+pytestmark = [
+    pytest.mark.interop,
+    requires_sipp(),
+    pytest.mark.skipif(NODE is None, reason="node is not installed (Node 20 runs these in CI)"),
+    pytest.mark.skipif(
+        not SRF_INSTALLED,
+        reason="drachtio-srf is not installed: run `npm ci` in tests/interop/node",
+    ),
+]
+
+SECRET = "cymru"
+#: Short engine timers so transactions drain within seconds (64*T1 = 3.2 s).
+QUICK = TimerConfig(t1=0.05, t2=0.2, t4=0.1, timer_d=0.2)
+
+
+def show(label: str, result: SippResult) -> None:
+    """Print the SIPp statistics a test judges."""
+    print(f"{label}: {result.summary()}")
+    if result.errors:
+        print(f"{label} SIPp errors tail:\n{result.errors[-1500:]}")
+
+
+class NodeApp:
+    """A running Node app and the JSON events it printed so far."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.events: list[dict[str, Any]] = []
+        self.output: list[str] = []
+        self._changed = trio.Event()
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The events called ``name``, in order."""
+        return [e for e in self.events if e.get("event") == name]
+
+    def counts(self) -> dict[str, int]:
+        """How many events of each name were printed."""
+        out: dict[str, int] = {}
+        for e in self.events:
+            out[e["event"]] = out.get(e["event"], 0) + 1
+        return out
+
+    async def wait_for(self, name: str, count: int = 1, within: float = 15) -> None:
+        """Wait until ``count`` events called ``name`` were printed."""
+        with trio.fail_after(within):
+            while len(self.named(name)) < count:
+                await self._changed.wait()
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        buf = b""
+        async for chunk in self.process.stdout:
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                self.output.append(text)
+                try:
+                    event = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and "event" in event:
+                    self.events.append(event)
+                    self._changed.set()
+                    self._changed = trio.Event()
+
+
+@asynccontextmanager
+async def node_app(server: DrachtioServer, script: str, *args: str) -> AsyncIterator[NodeApp]:
+    """Run ``node <script>`` connected to ``server``; kill it on exit."""
+    assert NODE is not None and server.admin_address is not None
+    host, port = server.admin_address
+    argv = [NODE, script, "--host", host, "--port", str(port), "--secret", SECRET, *args]
+    process = await trio.lowlevel.open_process(
+        argv, cwd=str(NODE_DIR), stdout=-1, stderr=sys.stderr.fileno()
+    )
+    app = NodeApp(process)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(app._read)
+        try:
+            await app.wait_for("connect", within=15)
+            yield app
+        finally:
+            if process.returncode is None:
+                process.kill()
+            with trio.move_on_after(5):
+                await process.wait()
+            print(f"{script} output:\n" + "\n".join(app.output))
+            nursery.cancel_scope.cancel()
+
+
+async def wait_until(check: Callable[[], bool], within: float = 10) -> None:
+    """Poll ``check`` until it holds."""
+    with trio.fail_after(within):
+        while not check():  # noqa: ASYNC110 - server statistics have no event to wait on
+            await trio.sleep(0.02)
+
+
+@asynccontextmanager
+async def drachtio_server() -> AsyncIterator[tuple[DrachtioServer, int]]:
+    """An engine on a free UDP+TCP port served to apps on a free admin port."""
+    sip_port = pick_free_port()
+    config = EngineConfig(timers=QUICK)
+    async with (
+        open_engine([f"sip:127.0.0.1:{sip_port};transport=udp,tcp"], config=config) as engine,
+        trio.open_nursery() as nursery,
+    ):
+        server: DrachtioServer = await nursery.start(
+            serve_drachtio_apps, engine, "127.0.0.1", 0, SECRET
+        )
+        yield server, sip_port
+        nursery.cancel_scope.cancel()
+
+
+async def drained(server: DrachtioServer) -> None:
+    """Wait until the server holds no pending request, dialog or client request."""
+    await wait_until(
+        lambda: (
+            (
+                (s := server.statistics()).pending_requests,
+                s.dialogs,
+                s.client_requests,
+            )
+            == (0, 0, 0)
+        ),
+        within=10,
+    )
+
+
+async def test_uas_answers_sipp_calls() -> None:
+    async with drachtio_server() as (server, sip_port), node_app(server, "uas.js") as app:
+        await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+        result = await run_sipp(scenario="uac", remote=f"127.0.0.1:{sip_port}", calls=5, rate=5)
+        show("uac -> node uas", result)
+        assert (result.returncode, result.successful, result.failed) == (0, 5, 0)
+        await app.wait_for("destroy", 5)
+        assert app.counts() == {"connect": 1, "invite": 5, "dialog": 5, "destroy": 5}
+        first = app.named("invite")[0]
+        assert first["receivedOn"] == f"127.0.0.1:{sip_port}"
+        dialog_ids = {e["id"] for e in app.named("dialog")}
+        assert len(dialog_ids) == 5
+        assert all(";from-tag=" in d for d in dialog_ids)
+        await drained(server)
