@@ -26,7 +26,7 @@ import trio
 from trio_srf.core import TimerConfig
 from trio_srf.drachtio._server import DrachtioServer, serve_drachtio_apps
 from trio_srf.engine import EngineConfig, open_engine
-from trio_srf.testing import SippResult, pick_free_port, requires_sipp, run_sipp
+from trio_srf.testing import SippResult, pick_free_port, requires_sipp, run_sipp, start_sipp
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
@@ -175,4 +175,137 @@ async def test_uas_answers_sipp_calls() -> None:
         dialog_ids = {e["id"] for e in app.named("dialog")}
         assert len(dialog_ids) == 5
         assert all(";from-tag=" in d for d in dialog_ids)
+        await drained(server)
+
+
+async def test_uac_with_digest_auth_through_server() -> None:
+    async with (
+        drachtio_server() as (server, _sip_port),
+        start_sipp(scenario=SCENARIOS / "uas_401_challenge.xml", timeout_s=30) as uas,
+    ):
+        uri = f"sip:service@127.0.0.1:{uas.local_port}"
+        async with node_app(server, "uac.js", "--uri", uri, "--user", "trio") as app:
+            await app.wait_for("destroyed")
+            assert app.counts() == {
+                "connect": 1,
+                "provisional": 1,
+                "dialog": 1,
+                "destroyed": 1,
+            }
+            assert app.named("provisional")[0]["status"] == 180
+            assert app.named("dialog")[0]["remoteSdp"] is True
+            await drained(server)
+    assert uas.result is not None
+    show("node uac -> uas_401_challenge", uas.result)
+    assert (uas.result.successful, uas.result.failed) == (1, 0)
+
+
+async def test_b2bua_to_sipp_uas() -> None:
+    async with (
+        drachtio_server() as (server, sip_port),
+        start_sipp(scenario="uas", timeout_s=30) as uas,
+    ):
+        target = f"sip:service@127.0.0.1:{uas.local_port}"
+        async with node_app(server, "b2bua.js", "--target", target) as app:
+            await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+            result = await run_sipp(scenario="uac", remote=f"127.0.0.1:{sip_port}", calls=3, rate=3)
+            show("uac -> node b2bua", result)
+            assert (result.returncode, result.successful, result.failed) == (0, 3, 0)
+            await app.wait_for("destroy", 3)
+            assert app.counts() == {"connect": 1, "invite": 3, "b2bua": 3, "destroy": 3}
+            assert {e["leg"] for e in app.named("destroy")} == {"uas"}
+            await drained(server)
+    assert uas.result is not None
+    show("sipp uas (B leg)", uas.result)
+    assert (uas.result.successful, uas.result.failed) == (3, 0)
+
+
+async def test_proxy_serial_to_two_sipp_uases() -> None:
+    async with (
+        drachtio_server() as (server, sip_port),
+        start_sipp(scenario=SCENARIOS / "uas_486.xml", timeout_s=30) as busy,
+        start_sipp(scenario=SCENARIOS / "uas_record_route.xml", timeout_s=30) as uas,
+    ):
+        targets = f"sip:127.0.0.1:{busy.local_port},sip:127.0.0.1:{uas.local_port}"
+        async with node_app(server, "proxy.js", "--targets", targets) as app:
+            await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+            result = await run_sipp(
+                scenario=SCENARIOS / "uac_plain.xml",
+                remote=f"127.0.0.1:{sip_port}",
+                calls=2,
+                rate=2,
+            )
+            show("uac_plain -> node proxy", result)
+            assert (result.returncode, result.successful, result.failed) == (0, 2, 0)
+            await app.wait_for("proxied", 2)
+            assert app.counts() == {"connect": 1, "invite": 2, "proxied": 2}
+            for event in app.named("proxied"):
+                assert (event["finalStatus"], event["connected"]) == (200, True)
+            await drained(server)
+    assert busy.result is not None and uas.result is not None
+    show("sipp uas_486 (first target)", busy.result)
+    show("sipp uas (second target)", uas.result)
+    assert (busy.result.successful, busy.result.failed) == (2, 0)
+    assert (uas.result.successful, uas.result.failed) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "event"), [("uac_info.xml", "info"), ("uac_reinvite.xml", "modify")]
+)
+async def test_in_dialog_info_and_reinvite_reach_node_uas(scenario: str, event: str) -> None:
+    async with drachtio_server() as (server, sip_port), node_app(server, "uas.js") as app:
+        await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+        result = await run_sipp(
+            scenario=SCENARIOS / scenario, remote=f"127.0.0.1:{sip_port}", calls=3, rate=3
+        )
+        show(f"{scenario} -> node uas", result)
+        assert (result.returncode, result.successful, result.failed) == (0, 3, 0)
+        await app.wait_for("destroy", 3)
+        assert app.counts() == {"connect": 1, "invite": 3, "dialog": 3, event: 3, "destroy": 3}
+        if event == "info":
+            for info in app.named("info"):
+                assert info["contentType"] == "application/dtmf-relay"
+                assert info["body"] == "Signal=5\r\nDuration=160\r\n"
+        else:
+            assert all(e["hasSdp"] for e in app.named("modify"))
+        await drained(server)
+
+
+async def test_killed_app_dialogs_torn_down_then_503_until_routed_again() -> None:
+    async with drachtio_server() as (server, sip_port):
+        remote = f"127.0.0.1:{sip_port}"
+        async with trio.open_nursery() as nursery:
+            results: list[SippResult] = []
+
+            async def waiting_call() -> None:
+                results.append(
+                    await run_sipp(scenario=SCENARIOS / "uac_wait_bye.xml", remote=remote, calls=1)
+                )
+
+            async with node_app(server, "uas.js") as app:
+                await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+                nursery.start_soon(waiting_call)
+                await app.wait_for("dialog")
+                assert server.statistics().dialogs == 1
+                app.process.kill()  # mid-call: the app dies without a word
+                with trio.fail_after(10):
+                    await app.process.wait()
+        # SIPp got its BYE from the server: the call completed.
+        (caller,) = results
+        show("uac_wait_bye (app killed mid-call)", caller)
+        assert (caller.returncode, caller.successful, caller.failed) == (0, 1, 0)
+        await wait_until(lambda: server.statistics().apps == 0)
+        assert server.statistics().routes == {}
+        rejected = await run_sipp(
+            scenario=SCENARIOS / "uac_expect_503.xml", remote=remote, calls=2, rate=2
+        )
+        show("uac_expect_503 (no app routes INVITE)", rejected)
+        assert (rejected.returncode, rejected.successful, rejected.failed) == (0, 2, 0)
+        assert server.statistics().rejected_503 == 2
+        async with node_app(server, "uas.js") as again:
+            await wait_until(lambda: server.statistics().routes.get("invite") == 1)
+            result = await run_sipp(scenario="uac", remote=remote, calls=2, rate=2)
+            show("uac after a new app routed INVITE", result)
+            assert (result.returncode, result.successful, result.failed) == (0, 2, 0)
+            await again.wait_for("destroy", 2)
         await drained(server)
