@@ -33,3 +33,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# The real drachtio-srf (pinned in tests/interop/node/package.json) for the Node interop tests.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  if [ -f tests/interop/node/package-lock.json ]; then
+    (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+      echo "setup: npm ci failed in tests/interop/node; the drachtio-srf interop tests will skip" >&2
+  else
+    (cd tests/interop/node && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+      echo "setup: npm install failed in tests/interop/node; those interop tests will skip" >&2
+  fi
+else
+  echo "setup: node/npm not found; the drachtio-srf interop tests will skip" >&2
+fi
