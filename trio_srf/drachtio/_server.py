@@ -421,6 +421,7 @@ class DrachtioServer:
                 app.send(
                     Failure(request_id=msg.msg_id, status="NO", reason="transaction id missing")
                 )
+                self._apps_dropped += 1
                 return False
             try:
                 reply = await self._on_sip(app, msg)
