@@ -49,15 +49,17 @@ import trio
 
 from ..agent import AckReceived, DialogEnded, IncomingRequest, Notice, RequestCancelled
 from ..core import Flow
+from ..core._events import ProxyOutcome
 from ..errors import (
     AgentError,
     AgentLost,
     AuthenticationFailed,
     LocalProtocolError,
+    ProtocolError,
     RemoteProtocolError,
     TransportFailure,
 )
-from ..sip import Request, Response
+from ..sip import Request, Response, SipURI, parse_uri
 from ..transport import Listening
 from ._client_txn import (
     DrachtioClientTransaction,
@@ -69,8 +71,8 @@ from ._client_txn import (
     version_at_least,
 )
 from ._connection import ConnectionClosed, DrachtioConnection
-from ._messages import AppSip, Authenticate, Cdr, Message, Ping, Route, ServerSip
-from ._replies import AuthOk, Failure, GenericReply, Reply, SipSent
+from ._messages import AppSip, Authenticate, Cdr, Message, Ping, Proxy, Route, ServerSip
+from ._replies import AuthOk, Failure, GenericReply, ProxyResponse, Reply, SipSent
 from ._wire import Role
 
 __all__ = [
@@ -129,11 +131,12 @@ class DrachtioConfig:
 class _Waiter:
     """The reply (or the loss) an app message is waiting for."""
 
-    __slots__ = ("error", "event", "on_reply", "reply")
+    __slots__ = ("error", "event", "on_reply", "reply", "reports")
 
     def __init__(self, on_reply: Callable[[Reply], None] | None = None) -> None:
         self.event = trio.Event()
         self.reply: Reply | None = None
+        self.reports: list[ProxyResponse] = []
         self.error: BaseException | None = None
         self.on_reply = on_reply
 
@@ -189,6 +192,26 @@ def _reason_of(reply: Reply) -> str:
     if isinstance(reply, GenericReply):
         return "|".join((reply.status, *reply.data))
     return type(reply).__name__
+
+
+def _duration(seconds: float | None) -> str:
+    """A proxy timeout token (§6.8): ``<n>ms``, or empty."""
+    return "" if seconds is None else f"{round(seconds * 1000)}ms"
+
+
+def _target_of(report: ProxyResponse, targets: Sequence[str]) -> str:
+    """The destination a ``continue`` report came from, matched on its address and port."""
+    address, port = report.meta.address, report.meta.port_number
+    for target in targets:
+        try:
+            uri = parse_uri(target)
+        except ProtocolError:
+            continue
+        if isinstance(uri, SipURI) and uri.host.strip("[]") == address:
+            default = 5061 if uri.scheme == "sips" else 5060
+            if (uri.port or default) == port:
+                return target
+    return f"sip:{address}:{port}" if address else ""
 
 
 def _unsolicited_reason(request: Request) -> str:
@@ -373,9 +396,13 @@ class DrachtioAgent:
             self._n["frames_out"] += 1
 
     async def _call(
-        self, link: _Link, msg: Message, on_reply: Callable[[Reply], None] | None = None
+        self,
+        link: _Link,
+        msg: Message,
+        on_reply: Callable[[Reply], None] | None = None,
+        waiter: _Waiter | None = None,
     ) -> Reply:
-        waiter = _Waiter(on_reply)
+        waiter = waiter if waiter is not None else _Waiter(on_reply)
         await self._write(link, msg, waiter)
         return await waiter.wait()
 
@@ -631,7 +658,10 @@ class DrachtioAgent:
             if isinstance(msg, Failure):
                 self._n["failures"] += 1
             waiter = link.waiters.get(msg.request_id)
-            if waiter is None or not msg.is_final:
+            if waiter is None:
+                return
+            if isinstance(msg, ProxyResponse):  # a ``continue`` report (§6.8)
+                waiter.reports.append(msg)
                 return
             del link.waiters[msg.request_id]
             waiter.resolve(msg)
@@ -873,6 +903,70 @@ class DrachtioAgent:
         if not isinstance(sent, Request):
             raise LocalProtocolError("drachtio server echoed a response for an ACK")
         return sent
+
+    async def proxy(
+        self,
+        server_txn: str,
+        targets: Sequence[str],
+        *,
+        record_route: bool = False,
+        forking: str = "sequential",
+        follow_redirects: bool = False,
+        provisional_timeout: float | None = None,
+        final_timeout: float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> ProxyOutcome:
+        """Have the server proxy a received request statefully (§6.8); return how it ended.
+
+        Sent with ``fullResponse``; the server reports final responses in
+        ``continue`` replies and then ``done``. Unlike the engine's outcome,
+        ``responses`` holds only what the server reported (final responses,
+        not every provisional), each as ``(target, status)``.
+
+        Raises:
+            AgentLost: no connection, or it was lost before ``done``.
+            LocalProtocolError: the server refused (unknown transaction, no target, ...).
+        """
+        link = self._require()
+        if not targets:
+            raise LocalProtocolError("proxy needs at least one target")
+        pending = link.server_txns.pop(server_txn, None)
+        method = pending.method if pending is not None else "INVITE"
+        if pending is not None and pending.method == "INVITE":
+            link.invites_by_call_id.pop(pending.call_id, None)
+        stub = skeleton(Request(method, targets[0], list(headers)))
+        msg = Proxy(
+            transaction_id=server_txn,
+            remain_in_dialog=record_route,
+            full_response=True,
+            follow_redirects=follow_redirects,
+            simultaneous=forking == "simultaneous",
+            provisional_timeout=_duration(provisional_timeout),
+            final_timeout=_duration(final_timeout),
+            destinations=tuple(targets),
+            sip=stub,
+        )
+        waiter = _Waiter()
+        reply = await self._call(link, msg, waiter=waiter)
+        if not reply.ok:
+            raise LocalProtocolError(f"drachtio server did not proxy: {_reason_of(reply)}")
+        seen: list[tuple[str, int]] = []
+        final: Response | None = None
+        final_target: str | None = None
+        for report in waiter.reports:
+            try:
+                response = report.message
+            except RemoteProtocolError:
+                continue
+            if not isinstance(response, Response):
+                continue
+            target = _target_of(report, targets)
+            seen.append((target, response.status))
+            if final is None or 200 <= response.status < 300 or not final.is_success:
+                final, final_target = response, target
+        if final is None:
+            return ProxyOutcome(0, None, None, tuple(seen))
+        return ProxyOutcome(final.status, final, final_target, tuple(seen))
 
     def _spawn_cancel(self, handle: DrachtioClientTransaction) -> None:
         self._spawn(self._cancel, handle)
