@@ -619,3 +619,26 @@ def test_start_proxy_refuses_answered_transactions() -> None:
     (event,) = [e for e in net.events["P"] if isinstance(e, RequestReceived)]
     with pytest.raises(LocalProtocolError):
         net.p.start_proxy(event.txn_id, [T1], net.now)
+
+
+def test_bye_without_route_follows_the_remembered_dialog() -> None:
+    # SIPp's built-in UAC ignores Record-Route and sends BYE to its first hop.
+    net = Net()
+    net.options = ProxyOptions(record_route=True)
+    net.proxy_targets = [T2]
+    net.handlers = {"B2": answer((0, 200)), "A": ack_2xx}
+    net.call()
+    assert len(net.p._proxy_dialogs) == 2
+    (did,) = [e.dialog_id for e in net.events["A"] if isinstance(e, ResponseReceived)][-1:]
+    assert did is not None
+    bye = net.a.build_in_dialog(did, "BYE")
+    bye.uri = "sip:service@10.0.0.5:5060"
+    bye.headers.remove("route")
+    net.a.send_request(bye, Flow("udp", P, A), net.now)
+    net.flush()
+    (bye_b,) = net.requests("B2", "BYE")
+    assert bye_b.uri == "sip:bob@10.0.0.3:5060"
+    assert net.statuses() == [100, 200, 200]
+    assert net.p._proxy_dialogs == {}
+    net.advance(60)
+    assert net.drained()

@@ -71,6 +71,7 @@ __all__ = [
     "ProxyOptions",
     "best_response",
     "check_request",
+    "dialog_key",
     "is_local_uri",
     "pop_top_via",
     "preprocess_routes",
@@ -150,6 +151,11 @@ def _via_is_local(host: str, port: int | None, transport: str, local: LocalAddre
     if port is None:
         port = 5061 if transport in ("TLS", "WSS") else 5060
     return (_bare(host), port) in local
+
+
+def dialog_key(request: Request) -> tuple[str, str, str]:
+    """(Call-ID, From tag, To tag): where a record-routed dialog's request is going."""
+    return request.call_id, request.from_.tag or "", request.to.tag or ""
 
 
 def _set_routes(headers: Headers, routes: Sequence[str]) -> None:
@@ -390,6 +396,14 @@ class ProxyContext:
             return
         self._template = template
         if self._route_only:
+            if not template.route and is_local_uri(template.request_uri, local):
+                # A peer that ignored our Record-Route (SIPp's built-in UAC sends
+                # BYE to its first hop): route by the dialog we remembered.
+                mapped = self._stack._proxy_dialogs.get(dialog_key(request))
+                if mapped is not None:
+                    template.uri = mapped
+            if request.method == "BYE":
+                self._stack._forget_proxy_dialog(request)
             self._targets = [template.uri]
             self._seen = {template.uri}
         self._advance(now)
@@ -546,9 +560,28 @@ class ProxyContext:
                     self._cancel_branch(other, now)
                     other.done = True
                     self._clear_timers(other)
+        if self._is_invite and self.options.record_route:
+            self._remember_dialog(response)
         self._forward(response, now)
         if self.outcome is None:
             self._finish(response.status, response, b.target)
+
+    def _remember_dialog(self, response: Response) -> None:
+        """Keep both Contacts of a record-routed dialog (for peers that drop the Route)."""
+        try:
+            request = self._request
+            caller, callee = request.contact, response.contact
+            from_tag, to_tag = request.from_.tag, response.to.tag
+            call_id = request.call_id
+        except ProtocolError:
+            return
+        if not caller or not callee or from_tag is None or to_tag is None:
+            return
+        if caller[0].uri is None or callee[0].uri is None:
+            return
+        dialogs = self._stack._proxy_dialogs
+        dialogs[(call_id, from_tag, to_tag)] = str(callee[0].uri)
+        dialogs[(call_id, to_tag, from_tag)] = str(caller[0].uri)
 
     def _add_redirect_targets(self, response: Response) -> bool:
         """Add the 3xx Contacts as targets, best q first; return whether any was new."""

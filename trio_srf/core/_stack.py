@@ -95,6 +95,8 @@ from ._proxy import (
     ProxyContext,
     ProxyOptions,
     check_request,
+    dialog_key,
+    is_local_uri,
     preprocess_routes,
     routed_through_us,
 )
@@ -212,6 +214,8 @@ class SipStack:
         self.local_addresses: set[tuple[str, int]] = set()
         self._proxies: dict[str, ProxyContext] = {}
         self._proxy_txns: dict[str, ProxyContext] = {}
+        # Record-routed dialogs: (Call-ID, From tag, To tag) -> the far side's Contact.
+        self._proxy_dialogs: dict[tuple[str, str, str], str] = {}
         self._n = {
             "messages_in": 0,
             "messages_out": 0,
@@ -425,7 +429,9 @@ class SipStack:
         did = DialogId(request.call_id, to_tag, from_tag)
         dialog = self._dialogs.get(did)
         if dialog is None:
-            if routed_through_us(request, self.local_addresses):
+            if routed_through_us(request, self.local_addresses) or (
+                dialog_key(request) in self._proxy_dialogs
+            ):
                 # A dialog we record-routed: forward it statefully (§16).
                 txn = self._new_server(request, flow, key, now, merge=None)
                 self.start_proxy(txn.id, None, now)
@@ -529,7 +535,9 @@ class SipStack:
                 else:
                     self._n["retransmissions_in"] += 1
                 return
-        if routed_through_us(request, self.local_addresses):
+        if routed_through_us(request, self.local_addresses) or (
+            to_tag is not None and dialog_key(request) in self._proxy_dialogs
+        ):
             self._route_ack(request)
             return
         self._n["stray_acks"] += 1
@@ -1087,11 +1095,23 @@ class SipStack:
                 "Max-Forwards", str(max_forwards - 1 if max_forwards is not None else 70)
             )
             routes = forward.route
+            if not routes and is_local_uri(forward.request_uri, self.local_addresses):
+                mapped = self._proxy_dialogs.get(dialog_key(forward))
+                if mapped is None:
+                    self._n["stray_acks"] += 1
+                    return
+                forward.uri = mapped
             hop = str(routes[0].uri) if routes else forward.uri
         except ProtocolError:
             self._n["stray_acks"] += 1
             return
         self._events.append(StatelessForward(forward, hop))
+
+    def _forget_proxy_dialog(self, request: Request) -> None:
+        """A BYE passes: the record-routed dialog ends (both directions)."""
+        call_id, from_tag, to_tag = dialog_key(request)
+        self._proxy_dialogs.pop((call_id, from_tag, to_tag), None)
+        self._proxy_dialogs.pop((call_id, to_tag, from_tag), None)
 
     def _drop_proxy_if_idle(self, proxy: ProxyContext) -> None:
         """Forget a proxy context once it answered and its branches ended."""

@@ -597,8 +597,12 @@ class Engine:
             elif isinstance(event, ResponseReceived):
                 handle = self._clients.get(event.txn_id)
                 if handle is not None:
-                    if event.dialog_id is not None and handle.dialog_id is None:
-                        handle.dialog_id = self._key(event.dialog_id)
+                    if event.dialog_id is not None:
+                        # Every fork's dialog gets a key (dialog_id_for must find a
+                        # 2xx that follows another fork's 1xx, e.g. through a proxy).
+                        key = self._key(event.dialog_id)
+                        if handle.dialog_id is None:
+                            handle.dialog_id = key
                     handle._deliver(event.response)
             elif isinstance(event, CancelReceived):
                 self._notify(None, RequestCancelled(event.txn_id, event.request))
