@@ -1,4 +1,7 @@
-"""trio_srf.drachtio is sans-IO: it imports and works without trio or socket."""
+"""trio_srf.drachtio is sans-IO: it imports and works without trio or socket.
+
+The exceptions are the Trio I/O layers built on it: ``_client*`` and ``_server``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ for name in ("trio", "socket", "anyio", "_socket"):
 import importlib, pkgutil
 import trio_srf.drachtio as d
 for info in pkgutil.iter_modules(d.__path__):
+    if info.name == "_server" or info.name.startswith("_client"):
+        continue  # the Trio I/O layers built on the codec
     importlib.import_module(f"trio_srf.drachtio.{info.name}")
 app = d.DrachtioConnection(d.Role.APP, id_factory=lambda: "a1")
 server = d.DrachtioConnection(d.Role.SERVER)

@@ -101,10 +101,13 @@ class NodeApp:
 
 
 @asynccontextmanager
-async def node_app(server: DrachtioServer, script: str, *args: str) -> AsyncIterator[NodeApp]:
-    """Run ``node <script>`` connected to ``server``; kill it on exit."""
-    assert NODE is not None and server.admin_address is not None
-    host, port = server.admin_address
+async def node_app(
+    server: DrachtioServer | tuple[str, int], script: str, *args: str
+) -> AsyncIterator[NodeApp]:
+    """Run ``node <script>`` connected to ``server`` (or an admin address); kill it on exit."""
+    admin = server if isinstance(server, tuple) else server.admin_address
+    assert NODE is not None and admin is not None
+    host, port = admin
     argv = [NODE, script, "--host", host, "--port", str(port), "--secret", SECRET, *args]
     process = await trio.lowlevel.open_process(
         argv, cwd=str(NODE_DIR), stdout=-1, stderr=sys.stderr.fileno()
@@ -309,3 +312,46 @@ async def test_killed_app_dialogs_torn_down_then_503_until_routed_again() -> Non
             assert (result.returncode, result.successful, result.failed) == (0, 2, 0)
             await again.wait_for("destroy", 2)
         await drained(server)
+
+
+async def test_cli_server_with_node_uas() -> None:
+    """``trio-srf-server`` as its own process (the console entry point's module)."""
+    sip = pick_free_port()
+    admin = pick_free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "trio_srf.drachtio._server",
+        "--listen",
+        f"sip:127.0.0.1:{sip};transport=udp,tcp",
+        "--admin",
+        f"127.0.0.1:{admin}",
+        "--secret",
+        SECRET,
+    ]
+    process = await trio.lowlevel.open_process(argv, stdout=-1)
+    try:
+        assert process.stdout is not None
+        with trio.fail_after(15):
+            ready = await process.stdout.receive_some(4096)
+        assert ready.decode().strip() == (
+            f"trio-srf-server ready: admin 127.0.0.1:{admin} "
+            f"sip udp/127.0.0.1:{sip},tcp/127.0.0.1:{sip}"
+        )
+        async with node_app(("127.0.0.1", admin), "uas.js") as app:
+            assert app.named("connect")[0]["hostport"] == (
+                f"udp/127.0.0.1:{sip},tcp/127.0.0.1:{sip}"
+            )
+            await trio.sleep(0.5)  # srf sends its route right after the authenticate reply
+            result = await run_sipp(scenario="uac", remote=f"127.0.0.1:{sip}", calls=2, rate=2)
+            show("uac -> trio-srf-server process -> node uas", result)
+            assert (result.returncode, result.successful, result.failed) == (0, 2, 0)
+            await app.wait_for("destroy", 2)
+            assert app.counts() == {"connect": 1, "invite": 2, "dialog": 2, "destroy": 2}
+    finally:
+        process.terminate()
+        with trio.move_on_after(5):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
