@@ -456,3 +456,21 @@ async def test_cdrs_iteration_routes_lazily() -> None:
                 assert agent.routes == CDR_VERBS
                 assert srv.server is not None
                 assert srv.server.statistics().routes == dict.fromkeys(CDR_VERBS, 1)
+
+
+def test_backoff_is_srfs_but_capped() -> None:
+    delays = ReconnectPolicy(max_delay=1.0).delays()
+    assert delays[:5] == pytest.approx([0.15, 0.255, 0.4335, 0.73695, 1.0])
+    assert delays[5:] == [1.0] * 5
+
+
+def test_hostports_and_versions() -> None:
+    from trio_srf.drachtio._client_txn import parse_hostports, version_at_least
+
+    assert parse_hostports(["tcp/203.0.113.5:5060", "udp/[::1]:5080", "junk", "tls/h:x"]) == [
+        ("tcp", "203.0.113.5", 5060),
+        ("udp", "::1", 5080),
+    ]
+    assert version_at_least("v0.9.10-1-g9c2dd4cb6a", (0, 8, 2))
+    assert not version_at_least("v0.8.1", (0, 8, 2))
+    assert not version_at_least("unknown", (0, 8, 2))
