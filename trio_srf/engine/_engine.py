@@ -42,6 +42,7 @@ from ..core import (
     AckReceived as CoreAckReceived,
     AckTimeout,
     CancelReceived,
+    Dialog,
     DialogId,
     DialogTerminated,
     Flow,
@@ -422,11 +423,7 @@ class Engine:
         if dialog is None:
             raise LocalProtocolError(f"dialog {dialog_id!r} is gone")
         request = stack.build_in_dialog(did, method, headers=list(headers), body=body)
-        flow = dialog.flow
-        if flow is not None and flow.reliable and self._tm.lookup(flow) is None:
-            flow = Flow(flow.transport, flow.remote, flow.local, None)
-        if flow is None:
-            return await self.request(request, next_hop=dialog.next_hop())
+        flow = await self._dialog_flow(dialog)
         handle = ClientTransaction(self, request, [])
         if self.config.user_agent and not request.headers.has("user-agent"):
             request.headers.add("User-Agent", self.config.user_agent)
@@ -438,12 +435,47 @@ class Engine:
         await trio.lowlevel.checkpoint()
         return handle
 
+    async def _dialog_flow(self, dialog: Dialog) -> Flow:
+        """Where the dialog's next request goes (RFC 3261 §12.2.1.1).
+
+        The next hop is the first route of the route set, else the remote
+        target (the peer's Contact), resolved per RFC 3263: not the flow the
+        dialog-creating request travelled on, which may have been a proxy that
+        did not record-route. A live stream connection is reused when it
+        leads to that hop, and always for a dialog the peer created over a
+        stream (RFC 5923 style reuse: a WebSocket client cannot be reached
+        any other way). The result is remembered as ``dialog.flow``, which
+        the stack also uses (ACK retransmission, the BYE after an ACK timeout).
+        """
+        flow = dialog.flow
+        live = flow is not None and flow.reliable and self._tm.lookup(flow) is not None
+        if live and flow is not None and not dialog.is_uac:
+            return flow
+        hop = parse_uri(dialog.next_hop())
+        targets = await self._resolver.resolve(hop) if isinstance(hop, SipURI) else []
+        if targets:
+            target = targets[0]
+            if live and flow is not None and flow.remote == (target.host, target.port):
+                return flow
+            resolved = self._flow_for(target)
+            dialog.flow = resolved
+            return resolved
+        if flow is None:
+            raise TransportFailure(f"cannot route to {dialog.next_hop()}")
+        return flow if live else Flow(flow.transport, flow.remote, flow.local, None)
+
     async def ack(
         self, dialog_id: str, *, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
     ) -> Request:
         """Send the ACK for the 2xx that confirmed ``dialog_id``; return it as sent."""
         did = self._dialog_id(dialog_id)
-        ack = self._stack.send_ack(did, trio.current_time(), headers=list(headers), body=body)
+        dialog = self._stack.dialog(did)
+        if dialog is None:
+            raise LocalProtocolError(f"dialog {dialog_id!r} is gone")
+        flow = await self._dialog_flow(dialog)
+        ack = self._stack.send_ack(
+            did, trio.current_time(), flow=flow, headers=list(headers), body=body
+        )
         self._kick()
         await trio.lowlevel.checkpoint()
         return ack
