@@ -19,6 +19,7 @@ from typing import Protocol
 import attrs
 
 from .core import Flow
+from .core._events import ProxyOutcome
 from .sip import Request, Response
 
 __all__ = [
@@ -189,4 +190,19 @@ class Agent(Protocol):
 
     def detach_dialog(self, dialog_id: str) -> None:
         """Route this dialog's notices back to ``incoming``."""
+        ...
+
+    async def proxy(
+        self,
+        server_txn: str,
+        targets: Sequence[str],
+        *,
+        record_route: bool = False,
+        forking: str = "sequential",
+        follow_redirects: bool = False,
+        provisional_timeout: float | None = None,
+        final_timeout: float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> ProxyOutcome:
+        """Proxy a received request statefully (RFC 3261 §16); return the outcome."""
         ...
