@@ -253,11 +253,6 @@ VALID: list[Valid] = [
             "from_display": "token1~` token2'+_ token3*%!.-",
             "to_display": "BEL:\x07 NUL:\x00 DEL:\x7f",
         },
-        xfail=(
-            "RFC 4475 §3.1.1.2 / RFC 3261 §25.1: quoted-pair may escape %x00-09, %x0B-0C and "
-            "%x0E-7F, so the To display name with \\<BEL>, \\<NUL>, \\<DEL> is valid; "
-            "_parser._parse_head rejects any control character in a header value (400)"
-        ),
     ),
     Valid(
         name="intmeth-printable",

@@ -11,6 +11,8 @@ Rules this module keeps:
   access and cached in the headers; mutating the headers drops the cache.
   Messages that came through :func:`trio_srf.sip.parse` have had their
   mandatory headers validated already, so those views cannot fail.
+* A start line can never carry CR, LF or NUL (that would inject header
+  lines): the constructors and serialization raise LocalProtocolError.
 * Building a response to a request follows §8.2.6.2: Via, From, To, Call-ID
   and CSeq are copied, a To tag is added when asked for, and Record-Route is
   copied into 1xx/2xx answers to dialog-creating requests (§12.1.1).
@@ -18,6 +20,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -102,6 +105,16 @@ REASON_PHRASES: dict[int, str] = {
     604: "Does Not Exist Anywhere",
     606: "Not Acceptable",
 }
+
+# Characters a start line may never hold: they would end it and inject lines.
+_BAD_START_RE = re.compile(r"[\x00\r\n]")
+
+
+def _check_start(*parts: str) -> None:
+    for part in parts:
+        if _BAD_START_RE.search(part):
+            raise LocalProtocolError(f"start line part {part[:40]!r} contains CR, LF or NUL")
+
 
 # Requests whose 1xx/2xx answers establish a dialog (RFC 3261 §12.1, RFC 6665).
 _DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -346,6 +359,7 @@ class Request(SipMessage):
         body: bytes = b"",
         version: str = "SIP/2.0",
     ) -> None:
+        _check_start(method, uri, version)
         self.method = method
         self.uri = uri
         self.headers = _as_headers(headers)
@@ -353,6 +367,19 @@ class Request(SipMessage):
         self.version = version
         self._ruri: SipURI | TelURI | AbsoluteURI | None = None
         self._ruri_src: str | None = None
+
+    @classmethod
+    def _parsed(cls, method: str, uri: str, headers: Headers, version: str) -> Request:
+        """Build from a start line the parser has checked (empty body)."""
+        self = cls.__new__(cls)
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = b""
+        self.version = version
+        self._ruri = None
+        self._ruri_src = None
+        return self
 
     @property
     def request_uri(self) -> SipURI | TelURI | AbsoluteURI:
@@ -363,6 +390,7 @@ class Request(SipMessage):
         return self._ruri
 
     def _start_line(self) -> str:
+        _check_start(self.method, self.uri, self.version)
         return f"{self.method} {self.uri} {self.version}\r\n"
 
     def __eq__(self, other: object) -> bool:
@@ -461,9 +489,21 @@ class Response(SipMessage):
     ) -> None:
         self.status = status
         self.reason = reason if reason is not None else reason_phrase(status)
+        _check_start(self.reason, version)
         self.headers = _as_headers(headers)
         self.body = body
         self.version = version
+
+    @classmethod
+    def _parsed(cls, status: int, reason: str, headers: Headers, version: str) -> Response:
+        """Build from a status line the parser has checked (empty body)."""
+        self = cls.__new__(cls)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = b""
+        self.version = version
+        return self
 
     @property
     def is_provisional(self) -> bool:
@@ -481,6 +521,7 @@ class Response(SipMessage):
         return self.status >= 200
 
     def _start_line(self) -> str:
+        _check_start(self.reason, self.version)
         return f"{self.version} {self.status} {self.reason}\r\n"
 
     def __eq__(self, other: object) -> bool:

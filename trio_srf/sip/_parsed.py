@@ -19,19 +19,34 @@ Rules this module keeps:
   ``,`` or ``?`` (nor ``;``, which the rule makes impossible).
 
 Hot path: a typical single Via or ``"Alice" <sip:alice@example.com>;tag=1``
-matches one precompiled regex; anything unusual (escaped quotes, LWS, IPv6,
-quoted parameter values) falls back to a small cursor-based parser.
+matches one strict precompiled regex that also validates it (the URI inside
+included) and captures the fields, which are then set on the value without
+attrs' ``__init__``. Each fast regex accepts only a subset of what the careful
+parser accepts and yields the identical value (``tests/sip/test_fast_paths.py``
+checks this differentially); anything unusual (escaped quotes, LWS, IPv6,
+quoted parameter values, mixed-case parameter names) falls back to the
+careful cursor-based parser, which also produces the error messages.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import attrs
 
 from trio_srf.errors import LocalProtocolError
 
-from ._uri import URI, _bounded_int, is_valid_host, parse_uri
+from ._uri import (
+    FAST_PORT,
+    SIP_FAST,
+    URI,
+    _bounded_int,
+    is_valid_host,
+    make_sip_uri,
+    parse_uri,
+    parse_uri_careful,
+)
 
 __all__ = [
     "CSeq",
@@ -95,6 +110,28 @@ _VIA_FAST_RE = re.compile(
     rf"(?::([0-9]{{1,5}}))?{_FAST_PARAMS}\Z"
 )
 _CSEQ_RE = re.compile(rf"[ \t\r\n]*([0-9]+)[ \t\r\n]+({_TOKEN})[ \t\r\n]*\Z")
+
+# Strict fast paths (see the module docstring). Via: the SIP/2.0 protocol with
+# an uppercase transport, a hostname or IPv4 sent-by, a port below 60000, and
+# token parameters where branch (a token), received (an IPv4 address) and
+# rport (a port) are validated by the regex itself; any other spelling of the
+# five checked names (RFC 3261 §20.42, RFC 3581) leaves the fast path.
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_FAST_VIA_PARAM = (
+    rf";(?:branch={_TOKEN}|received={_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
+    rf"|rport(?:={FAST_PORT})?"
+    rf"|(?!(?i:branch|ttl|received|maddr|rport)(?![{_TOKEN_CH}])){_TOKEN}(?:={_TOKEN})?)"
+)
+_VIA_FASTEST_RE = re.compile(
+    rf"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) ([A-Za-z0-9.\-]+)(?::({FAST_PORT}))?"
+    rf"((?:{_FAST_VIA_PARAM})*)\Z"
+)
+# name-addr with a simple quoted or token display name, a SIP_FAST URI, and
+# token header parameters.
+_NAME_ADDR_FASTEST_RE = re.compile(
+    rf'(?:"([^"\\\x00-\x1f\x7f]*)" ?|({_TOKEN}(?: {_TOKEN})*) ?)?<({SIP_FAST})>{_FAST_PARAMS}\Z'
+)
+_CSEQ_FAST_RE = re.compile(rf"([0-9]{{1,9}}) ({_TOKEN})\Z")
 _DIGITS_RE = re.compile(r"[0-9]+\Z")
 _MAX_DELTA = 2**32 - 1  # delta-seconds (RFC 3261 §20.19)
 _QVALUE_RE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)\Z")
@@ -392,6 +429,15 @@ def _parse_name_addr_slow(text: str) -> tuple[str | None, URI, Params]:
     return display, uri, params
 
 
+def _parse_name_addr_careful_parts(text: str) -> tuple[str | None, URI, Params]:
+    m = _NAME_ADDR_FAST_RE.match(text)
+    if m is not None:
+        quoted, tokens, uri, params = m.groups()
+        display = quoted if quoted is not None else tokens
+        return display, parse_uri_careful(uri), _fast_params(params)
+    return _parse_name_addr_slow(text)
+
+
 def _parse_name_addr_parts(text: str) -> tuple[str | None, URI, Params]:
     m = _NAME_ADDR_FAST_RE.match(text)
     if m is not None:
@@ -412,7 +458,15 @@ def parse_name_addr(text: str) -> NameAddr:
     Raises:
         LocalProtocolError: invalid syntax or an invalid URI.
     """
+    m = _NAME_ADDR_FASTEST_RE.match(text)
+    if m is not None:
+        return _name_addr_from_match(m)
     return NameAddr(*_parse_name_addr_parts(text))
+
+
+def parse_name_addr_careful(text: str) -> NameAddr:
+    """:func:`parse_name_addr` without its fastest path (the reference for tests)."""
+    return NameAddr(*_parse_name_addr_careful_parts(text))
 
 
 def parse_name_addr_list(text: str) -> list[NameAddr]:
@@ -670,11 +724,10 @@ def _parse_via_slow(text: str) -> Via:
 
 
 def _parse_via(text: str) -> Via:
-    m = _VIA_FAST_RE.match(text)
+    m = _VIA_FASTEST_RE.match(text)
     if m is not None:
-        name, version, transport, host, port, params = m.groups()
-        return _make_via(name, version, transport, host, port, _fast_params(params), text)
-    return _parse_via_slow(text)
+        return _via_from_match(m)
+    return _parse_via_careful(text)
 
 
 def parse_via_list(text: str) -> list[Via]:
@@ -684,10 +737,30 @@ def parse_via_list(text: str) -> list[Via]:
         LocalProtocolError: invalid syntax, host, port or via-params, or an
             empty value.
     """
+    m = _VIA_FASTEST_RE.match(text)
+    if m is not None:
+        return [_via_from_match(m)]
+    return _via_list(text, _parse_via)
+
+
+def parse_via_list_careful(text: str) -> list[Via]:
+    """:func:`parse_via_list` without its fastest path (the reference for tests)."""
+    return _via_list(text, _parse_via_careful)
+
+
+def _via_list(text: str, parse_one: Callable[[str], Via]) -> list[Via]:
     items = [text] if "," not in text else split_header_values(text)
     if not items or not items[0].strip(_LWS):
         raise _err("empty Via header")
-    return [_parse_via(item) for item in items]
+    return [parse_one(item) for item in items]
+
+
+def _parse_via_careful(text: str) -> Via:
+    m = _VIA_FAST_RE.match(text)
+    if m is not None:
+        name, version, transport, host, port, params = m.groups()
+        return _make_via(name, version, transport, host, port, _fast_params(params), text)
+    return _parse_via_slow(text)
 
 
 # -- CSeq, Content-Type, tokens, integers -----------------------------------------
@@ -715,6 +788,18 @@ def parse_cseq(text: str) -> CSeq:
     Raises:
         LocalProtocolError: invalid syntax or a number above 2**31-1.
     """
+    m = _CSEQ_FAST_RE.match(text)
+    if m is not None:
+        # At most nine digits: below 2**31-1 without a bound check.
+        cseq = _new(CSeq)
+        _CSEQ_SEQ(cseq, int(m.group(1)))
+        _CSEQ_METHOD(cseq, m.group(2))
+        return cseq
+    return parse_cseq_careful(text)
+
+
+def parse_cseq_careful(text: str) -> CSeq:
+    """:func:`parse_cseq` without its fast path (the reference for tests)."""
     m = _CSEQ_RE.match(text)
     if m is None:
         raise _err(f"invalid CSeq {text!r}")
@@ -804,3 +889,44 @@ def parse_int_header(text: str, name: str, *, maximum: int = 2**32 - 1) -> int:
     if value is None:
         raise _err(f"{name} value {s[:20]!r} exceeds {maximum}")
     return value
+
+
+# -- fast constructors ---------------------------------------------------------------
+#
+# The strict regexes above have validated everything but the host (checked
+# here through is_valid_host's cache); the values are set through the attrs
+# slot descriptors, which skips the frozen ``__setattr__`` that makes attrs'
+# ``__init__`` cost about a microsecond per value.
+
+_new = object.__new__
+_VIA_SLOTS = tuple(
+    Via.__dict__[n].__set__ for n in ("protocol", "transport", "host", "port", "params")
+)
+_NAME_ADDR_SLOTS = tuple(NameAddr.__dict__[n].__set__ for n in ("display_name", "uri", "params"))
+_CSEQ_SEQ = CSeq.__dict__["seq"].__set__
+_CSEQ_METHOD = CSeq.__dict__["method"].__set__
+
+
+def _via_from_match(m: re.Match[str]) -> Via:
+    transport, host, port, params = m.groups()
+    if not is_valid_host(host):
+        raise _err(f"invalid Via host in {m.string!r}")
+    s_protocol, s_transport, s_host, s_port, s_params = _VIA_SLOTS
+    via = _new(Via)
+    s_protocol(via, "SIP/2.0")
+    s_transport(via, transport)
+    s_host(via, host)
+    s_port(via, None if port is None else int(port))
+    s_params(via, _fast_params(params))
+    return via
+
+
+def _name_addr_from_match(m: re.Match[str]) -> NameAddr:
+    quoted, tokens, raw, scheme, user, host, port, uri_params, params = m.groups()
+    uri = make_sip_uri(scheme, user, host, port, uri_params, raw)
+    s_display, s_uri, s_params = _NAME_ADDR_SLOTS
+    na = _new(NameAddr)
+    s_display(na, quoted if quoted is not None else tokens)
+    s_uri(na, uri)
+    s_params(na, _fast_params(params))
+    return na

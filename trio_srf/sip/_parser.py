@@ -32,7 +32,8 @@ import attrs
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ._headers import Headers, header_key
 from ._message import Request, Response
-from ._uri import AbsoluteURI
+from ._parsed import parse_cseq, parse_name_addr, parse_via_list
+from ._uri import _SIP_FAST_RE, URI, AbsoluteURI, is_valid_host
 
 __all__ = ["DEFAULT_LIMITS", "KeepAlive", "ParserLimits", "StreamFramer", "parse"]
 
@@ -69,11 +70,19 @@ class KeepAlive:
 
 
 _METHOD_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
-_STATUS_RE = re.compile(r"(SIP/\d+\.\d+) ([1-6]\d\d) ([^\x00-\x08\x0a-\x1f\x7f]*)\Z", re.I)
-_VERSION_RE = re.compile(r"SIP/(\d+)\.(\d+)\Z", re.I)
+# ASCII digits only: \d would also take other scripts' digits, which int() accepts.
+_STATUS_RE = re.compile(
+    r"(SIP/[0-9]+\.[0-9]+) ([1-6][0-9][0-9]) ([^\x00-\x08\x0a-\x1f\x7f]*)\Z", re.I
+)
+_VERSION_RE = re.compile(r"SIP/([0-9]+)\.([0-9]+)\Z", re.I)
 _HEADER_NAME_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _CTL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_DIGITS_RE = re.compile(r"\d{1,10}\Z")
+# RFC 3261 §25.1: inside a quoted-string a quoted-pair may carry any of
+# %x00-09 / %x0B-0C / %x0E-7F (RFC 4475 §3.1.1.2 "intmeth" uses \<NUL>);
+# a non-escaped control is never allowed. See _controls_escaped.
+_QUOTED_STRING_RE = re.compile(r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\r\n])*"')
+_DIGITS_RE = re.compile(r"[0-9]{1,10}\Z")
+_MAX_FORWARDS_FAST_RE = re.compile(r"[0-9]{1,3}\Z")
 # Every byte but the controls (RFC 3261 §25.1 allows none in the start line or
 # header section) and CR/LF; HTAB is allowed. See _is_clean.
 _NOT_CTL = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t"
@@ -148,19 +157,13 @@ def _is_clean(head: bytes, lines: list[str]) -> bool:
     return ctl == b"\r\n" * seps or ctl == b"\n" * seps
 
 
-def _parse_head(
-    lines: list[str], limits: ParserLimits, clean: bool = False
-) -> tuple[Request | Response, int | None]:
-    """Build a message (empty body) from header lines; return it and Content-Length.
+def _controls_escaped(value: str) -> bool:
+    """Whether every control character in ``value`` is a quoted-pair in a quoted-string."""
+    return _CTL_RE.search(_QUOTED_STRING_RE.sub("", value)) is None
 
-    ``clean`` says the caller has checked (see :func:`_is_clean`) that the
-    lines hold no control characters, which spares a regex per header value.
-    """
-    start = lines[0]
-    # The message is built after the header loop so that it gets its Headers
-    # directly: (status, reason) for a response, (method, uri) for a request.
-    response: tuple[int, str] | None = None
-    method = uri = ""
+
+def _parse_start(start: str, clean: bool) -> tuple[tuple[int, str] | None, str, str, str]:
+    """Parse the start line: ((status, reason) or None, method, uri, version as written)."""
     if start[:4].upper() == "SIP/":
         m = _STATUS_RE.match(start)
         if m is None:
@@ -169,35 +172,41 @@ def _parse_head(
         vm = _VERSION_RE.match(version)
         if vm is None or (vm.group(1), vm.group(2)) != ("2", "0"):
             raise LocalProtocolError(f"unsupported version {version!r}", is_request=False)
-        response = (int(m.group(2)), m.group(3))
-    else:
-        parts = start.split(" ")
-        if len(parts) != 3:
-            raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
-        method, uri, version = parts
-        if not _METHOD_RE.match(method) or not uri:
-            raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
-        if version != "SIP/2.0":
-            vm = _VERSION_RE.match(version)
-            if vm is None:
-                raise LocalProtocolError(
-                    f"malformed SIP version {version[:20]!r}",
-                    is_request=True,
-                    method=method,
-                    uri=uri,
-                )
-            if (vm.group(1), vm.group(2)) != ("2", "0"):
-                raise LocalProtocolError(
-                    f"unsupported SIP version {version!r}",
-                    status_hint=505,
-                    is_request=True,
-                    method=method,
-                    uri=uri,
-                )
-        if not clean and _CTL_RE.search(uri):
-            raise LocalProtocolError("control character in Request-URI", is_request=True)
+        return (int(m.group(2)), m.group(3)), "", "", version
+    parts = start.split(" ")
+    if len(parts) != 3:
+        raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
+    method, uri, version = parts
+    if not _METHOD_RE.match(method) or not uri:
+        raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
+    if version != "SIP/2.0":
+        vm = _VERSION_RE.match(version)
+        if vm is None:
+            raise LocalProtocolError(
+                f"malformed SIP version {version[:20]!r}",
+                is_request=True,
+                method=method,
+                uri=uri,
+            )
+        if (vm.group(1), vm.group(2)) != ("2", "0"):
+            raise LocalProtocolError(
+                f"unsupported SIP version {version!r}",
+                status_hint=505,
+                is_request=True,
+                method=method,
+                uri=uri,
+            )
+    if not clean and _CTL_RE.search(uri):
+        raise LocalProtocolError("control character in Request-URI", is_request=True)
+    return None, method, uri, version
 
-    entries: list[tuple[str, str, str]] = []
+
+_Entries = list[tuple[str, str, str]]
+
+
+def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entries, int | None]:
+    """The header fields as (key, name, value) entries, and the Content-Length."""
+    entries: _Entries = []
     append = entries.append
     content_length: int | None = None
     # Content-Length values, checked after the loop because they may be folded too.
@@ -259,68 +268,91 @@ def _parse_head(
         raise LocalProtocolError(f"more than {limits.max_headers} header lines")
     if not clean:
         for _, n, v in entries:
-            if _CTL_RE.search(v):
+            if _CTL_RE.search(v) and not _controls_escaped(v):
                 raise LocalProtocolError(f"control character in header {n}")
+    return entries, content_length
+
+
+def _parse_head(
+    lines: list[str], limits: ParserLimits, clean: bool = False
+) -> tuple[Request | Response, int | None]:
+    """Build a message (empty body) from header lines; return it and Content-Length.
+
+    ``clean`` says the caller has checked (see :func:`_is_clean`) that the
+    lines hold no control characters, which spares a regex per header value.
+    """
+    response, method, uri, version = _parse_start(lines[0], clean)
+    entries, content_length = _fields(lines, limits, clean)
     headers = Headers._trusted(entries)
     msg: Request | Response
     if response is not None:
-        msg = Response(response[0], response[1], headers, b"", version.upper())
+        msg = Response._parsed(response[0], response[1], headers, version.upper())
     else:
-        msg = Request(method, uri, headers, b"", version.upper())
+        msg = Request._parsed(method, uri, headers, version.upper())
     return msg, content_length
 
 
 def _validate(msg: Request | Response) -> None:
-    """Check the headers every transaction needs, caching their typed views."""
+    """Check the headers every transaction needs, caching their typed views.
+
+    The views are built by the strict fast paths of :mod:`._parsed` when the
+    values have the common shapes, else by the careful parsers, which raise.
+    """
     is_request = isinstance(msg, Request)
-    # One pass over the entries: how many of each mandatory header, first Call-ID.
-    n_via = n_from = n_to = n_call_id = n_cseq = 0
-    max_forwards = False
-    call_id = ""
-    for key, _, value in msg.headers._items:
-        if key == "via":
-            n_via += 1
-        elif key == "from":
-            n_from += 1
-        elif key == "to":
-            n_to += 1
-        elif key == "call-id":
-            if not n_call_id:
-                call_id = value
-            n_call_id += 1
-        elif key == "cseq":
-            n_cseq += 1
-        elif key == "max-forwards":
-            max_forwards = True
-    for count, label in ((n_via, "Via"), (n_from, "From"), (n_to, "To"), (n_call_id, "Call-ID")):
-        if not count:
+    headers = msg.headers
+    items = headers._items
+    keys = [entry[0] for entry in items]
+    count = keys.count
+    n_via = count("via")
+    n_from = count("from")
+    n_to = count("to")
+    n_call_id = count("call-id")
+    n_cseq = count("cseq")
+    for n, label in ((n_via, "Via"), (n_from, "From"), (n_to, "To"), (n_call_id, "Call-ID")):
+        if not n:
             raise LocalProtocolError(f"missing {label} header", is_request=is_request)
     if n_from > 1 or n_to > 1:
         raise LocalProtocolError("more than one From or To header", is_request=is_request)
     if n_call_id > 1 or n_cseq > 1:
         raise LocalProtocolError("more than one Call-ID or CSeq header", is_request=is_request)
+    index = keys.index
+    call_id = items[index("call-id")][2]
     if not call_id or " " in call_id or "\t" in call_id:
         raise LocalProtocolError("invalid Call-ID", is_request=is_request)
     if not n_cseq:
         raise LocalProtocolError("missing CSeq header", is_request=is_request)
-    if not msg.via:
+    # The same values SipMessage.via/from_/to/cseq would compute, cached alike.
+    if n_via == 1:
+        vias = parse_via_list(items[index("via")][2])
+    else:
+        vias = [v for k, _, value in items if k == "via" for v in parse_via_list(value)]
+    if not vias:
         raise LocalProtocolError("empty Via header", is_request=is_request)
-    msg.from_  # noqa: B018  (parse and cache; raises on malformed input)
-    msg.to  # noqa: B018
-    cseq = msg.cseq
+    cache = headers._cache
+    cache["via"] = vias
+    cache["from"] = parse_name_addr(items[index("from")][2])
+    cache["to"] = parse_name_addr(items[index("to")][2])
+    cseq = cache["cseq"] = parse_cseq(items[index("cseq")][2])
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise LocalProtocolError(
                 f"CSeq method {cseq.method} does not match request method {msg.method}",
                 is_request=True,
             )
-        ruri = msg.request_uri
+        # A plain SIP Request-URI is only checked here and built on first use.
+        m = _SIP_FAST_RE.match(msg.uri)
+        if m is not None and is_valid_host(m.group(3)):
+            ruri: URI | None = None
+        else:
+            ruri = msg.request_uri  # raises on a malformed URI
         if isinstance(ruri, AbsoluteURI):
             raise LocalProtocolError(
                 f"unsupported URI scheme {ruri.scheme!r}", status_hint=416, is_request=True
             )
-        if max_forwards:
-            msg.max_forwards  # noqa: B018
+        if "max-forwards" in keys:
+            value = items[index("max-forwards")][2]
+            if not (_MAX_FORWARDS_FAST_RE.match(value) and int(value) <= 255):
+                msg.max_forwards  # noqa: B018  (raises on a malformed value)
 
 
 def _finish_error(err: LocalProtocolError, lines: list[str]) -> RemoteProtocolError:
@@ -362,6 +394,17 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
             pos += 2
         while data.startswith(b"\n", pos):
             pos += 1
+        if n - pos > limits.max_message_size:
+            # Checked before looking for the end of the headers, so that an
+            # oversized datagram is a 513 whether or not it has one.
+            window = data[pos : pos + 8192]
+            cut = _find_head_end(window)[0]
+            lines = _split_lines(
+                window[: len(window) if cut == -1 else cut].decode("utf-8", "surrogateescape")
+            )
+            raise LocalProtocolError(
+                f"message of {n - pos} bytes exceeds {limits.max_message_size}", status_hint=513
+            )
         end, body_start = _find_head_end(data, pos)
         if end == -1:
             if data.endswith(b"\r\n") or data.endswith(b"\n"):
@@ -371,10 +414,6 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
                 raise LocalProtocolError("no empty line after the header section")
         head = data[pos:end].rstrip(b"\r\n")
         lines = _split_lines(head.decode("utf-8", "surrogateescape"))
-        if n - pos > limits.max_message_size:
-            raise LocalProtocolError(
-                f"message of {n - pos} bytes exceeds {limits.max_message_size}", status_hint=513
-            )
         msg, content_length = _parse_head(lines, limits, _is_clean(head, lines))
         body = data[body_start:]
         if content_length is not None:
