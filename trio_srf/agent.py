@@ -98,8 +98,9 @@ class DialogEnded:
 
     Attributes:
         dialog_id: The dialog.
-        reason: ``"bye"``, ``"ack_timeout"``, ``"481"``, ``"408"``, ``"rejected"``
-            or ``"agent_closed"``.
+        reason: ``"bye"``, ``"ack_timeout"``, ``"481"``, ``"408"``, ``"rejected"``,
+            ``"agent_closed"`` (we closed the agent) or ``"agent_lost"`` (the
+            drachtio connection dropped).
     """
 
     dialog_id: str

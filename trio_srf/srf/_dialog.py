@@ -75,6 +75,7 @@ _REASONS = {
     "rejected": Termination.REQUEST_FAILED,
     "session_expired": Termination.SESSION_EXPIRED,
     "agent_closed": Termination.AGENT_LOST,
+    "agent_lost": Termination.AGENT_LOST,
 }
 
 
