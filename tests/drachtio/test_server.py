@@ -206,7 +206,7 @@ async def test_broken_app_is_closed_and_others_keep_being_served(
             assert received == b""
         assert isinstance(await good.call(Ping()), Pong)
         with trio.fail_after(5):
-            while server.statistics().apps != 1:  # noqa: ASYNC110 - no event to wait on
+            while server.statistics().apps != 1:
                 await trio.sleep(0.01)
         assert server.statistics().apps_dropped == 1
 
@@ -338,7 +338,7 @@ async def test_uas_call_frames_and_cdrs() -> None:
         stop = await cdr.recv()
         assert isinstance(stop, CdrStop) and stop.reason == "normal-release"
         with trio.fail_after(5):
-            while server.statistics().dialogs:  # noqa: ASYNC110 - no event to wait on
+            while server.statistics().dialogs:
                 await trio.sleep(0.01)
 
 
@@ -411,7 +411,7 @@ async def test_app_disconnect_ends_its_dialog_with_bye_and_unanswered_with_503()
         await peer.respond(bye.server_txn, bye.request.make_response(200))  # type: ignore[union-attr]
         assert (await pending.final()).status == 503
         with trio.fail_after(5):
-            while server.statistics().apps or server.statistics().dialogs:  # noqa: ASYNC110
+            while server.statistics().apps or server.statistics().dialogs:
                 await trio.sleep(0.01)
 
 

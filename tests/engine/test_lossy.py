@@ -167,7 +167,7 @@ async def place_call(
     # Hang up only once the ACK got through (if it is lost, B's 2xx retransmission
     # draws another from A, §13.3.1.4): then exactly one AckReceived is owed.
     with trio.fail_after(5):
-        while callee.acks[invite.call_id] == 0:  # noqa: ASYNC110 - tiny test poll
+        while callee.acks[invite.call_id] == 0:
             await trio.sleep(0.01)
     if callee_hangs_up:
         bye = await b.request_in_dialog(callee.dialogs[invite.call_id], "BYE")

@@ -130,7 +130,7 @@ async def node_app(
 async def wait_until(check: Callable[[], bool], within: float = 10) -> None:
     """Poll ``check`` until it holds."""
     with trio.fail_after(within):
-        while not check():  # noqa: ASYNC110 - server statistics have no event to wait on
+        while not check():
             await trio.sleep(0.02)
 
 

@@ -9,6 +9,12 @@ from trio_srf.srf import Request, Response, Srf
 from .conftest import AgentFactory, drained, serving, uri_of
 
 
+async def _settled(seen: list[str], last: str) -> None:
+    with trio.fail_after(2):
+        while last not in seen:
+            await trio.sleep(0.005)
+
+
 async def test_middleware_order_and_error_middleware(agent_factory: AgentFactory) -> None:
     seen: list[str] = []
     b = Srf()
@@ -48,10 +54,13 @@ async def test_middleware_order_and_error_middleware(agent_factory: AgentFactory
         async with serving(agent_factory, a, b):
             ok = await a.request(uri_of(b), method="OPTIONS", headers={"From": "<sip:1234@x>"})
             assert (ok.status, ok.get("X-Handled")) == (200, "1")
+            # The answer can overtake the unwinding of B's middleware chain.
+            await _settled(seen, "first:after")
             assert seen == ["first:OPTIONS", "boom", "handler:1234", "first:after"]
             seen.clear()
             bad = await a.request(uri_of(b), method="OPTIONS", headers={"X-Fail": "yes"})
             assert (bad.status, bad.reason, bad.get("X-Error")) == (503, "Oops", "ValueError")
+            await _settled(seen, "first:after")
             assert seen == ["first:OPTIONS", "boom", "error:bad request", "first:after"]
             await drained(a, b)
 

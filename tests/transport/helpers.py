@@ -78,5 +78,5 @@ async def wait_until(predicate: object, limit: float = 5.0) -> None:
     """Poll ``predicate()`` until true (counters have no event to wait on)."""
     assert callable(predicate)
     with trio.fail_after(limit):
-        while not predicate():  # noqa: ASYNC110 - polling a plain counter
+        while not predicate():
             await trio.sleep(0.005)

@@ -171,7 +171,7 @@ class ClientTransaction:
                 return True
             try:
                 await engine._tm.send(ours.data, ours.flow, server_hostname=target.server_name)
-                engine._kick()
+                await engine._flush()
                 return True
             except TransportFailure:
                 engine._send_errors += 1
@@ -264,6 +264,8 @@ class Engine:
         self._dialog_500 = 0
         self._send_errors = 0
         self._internal_errors = 0
+        # What the core loop sleeps until (-inf while it is busy: no kick needed).
+        self._sleep_until = -math.inf
         self._proxy = ProxyDriver(self)
 
     # -- introspection -------------------------------------------------------
@@ -372,8 +374,7 @@ class Engine:
         did = self._stack.send_response(server_txn, response, trio.current_time())
         if did is not None:
             self._key(did)
-        self._kick()
-        await trio.lowlevel.checkpoint()
+        await self._flush()
         return response
 
     def _flow_of_server(self, server_txn: str) -> str:
@@ -431,8 +432,7 @@ class Engine:
         handle._id = txn_id
         handle._request = request
         self._clients[txn_id] = handle
-        self._kick()
-        await trio.lowlevel.checkpoint()
+        await self._flush()
         return handle
 
     async def _dialog_flow(self, dialog: Dialog) -> Flow:
@@ -476,8 +476,7 @@ class Engine:
         ack = self._stack.send_ack(
             did, trio.current_time(), flow=flow, headers=list(headers), body=body
         )
-        self._kick()
-        await trio.lowlevel.checkpoint()
+        await self._flush()
         return ack
 
     def dialog_id_for(self, response: Response, *, uac: bool) -> str | None:
@@ -562,8 +561,10 @@ class Engine:
             try:
                 item = recv.receive_nowait()
             except trio.WouldBlock:
-                with trio.move_on_at(deadline if deadline is not None else math.inf):
+                self._sleep_until = deadline if deadline is not None else math.inf
+                with trio.move_on_at(self._sleep_until):
                     item = await recv.receive()
+                self._sleep_until = -math.inf
             now = trio.current_time()
             if item is not None:
                 self._feed(item, now)
@@ -584,6 +585,37 @@ class Engine:
             # Bytes queued while we were sending (by other tasks) go out next turn.
             if stack.has_outgoing:
                 self._kick()
+
+    async def _flush(self) -> None:
+        """Send what the stack queued, from the calling task (no hop to the core loop).
+
+        Then wake the core loop only if the stack's next deadline moved before
+        the one it sleeps until (a new transaction armed an earlier timer).
+        """
+        for transmit in self._stack.outgoing():
+            await self._transmit(transmit)
+        deadline = self._stack.next_deadline()
+        if deadline is not None and deadline < self._sleep_until:
+            self._kick()
+        await trio.lowlevel.checkpoint()
+
+    async def _on_datagram(self, item: Inbound) -> bool:
+        """UDP fast path, run in the reader task: receive, dispatch, send, all inline.
+
+        Equivalent to queueing the datagram for the core loop, minus two task
+        switches per message. Trio never preempts the synchronous stack calls,
+        so the stack still sees one operation at a time.
+        """
+        if self._closed:
+            return False
+        self._feed(item, trio.current_time())
+        try:
+            self._dispatch_events()
+        except Exception:
+            self._internal_errors += 1
+            logger.exception("internal error in event handling")
+        await self._flush()
+        return True
 
     def _feed(self, item: Any, now: float) -> None:
         if item is _WAKE:
@@ -743,6 +775,7 @@ async def open_engine(
         ):
             engine = Engine(cfg, tm, nursery, inbox_send, inbox_recv)
             nursery.start_soon(engine._core_loop)
+            tm.on_datagram = engine._on_datagram
             try:
                 yield engine
             finally:

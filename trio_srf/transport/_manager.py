@@ -17,7 +17,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import trio
@@ -52,8 +52,10 @@ class TransportManager:
         nursery: trio.Nursery,
         config: TransportConfig,
         inbox: trio.MemorySendChannel[Inbound],
+        on_datagram: Callable[[Inbound], Awaitable[bool]] | None = None,
     ) -> None:
         self.config = config
+        self.on_datagram = on_datagram
         self.listening: list[Listening] = []
         self._nursery = nursery
         self._inbox = inbox
@@ -74,11 +76,15 @@ class TransportManager:
 
     async def _add_udp(self, host: str, port: int) -> UdpEndpoint:
         sock = await open_udp_socket(host, port, self.config)
-        endpoint = UdpEndpoint(sock, self._inbox, self._counters)
+        endpoint = UdpEndpoint(sock, self._inbox, self._counters, self._direct)
         self._udp.append(endpoint)
         self._udp_by_local[endpoint.local] = endpoint
         self._nursery.start_soon(endpoint.serve)
         return endpoint
+
+    async def _direct(self, item: Inbound) -> bool:
+        handler = self.on_datagram
+        return handler is not None and await handler(item)
 
     async def _udp_endpoint(self, flow: Flow) -> UdpEndpoint:
         endpoint = self._udp_by_local.get(flow.local)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import socket as _stdlib_socket
 import sys
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -122,6 +123,9 @@ class UdpEndpoint:
         sock: The bound socket (the endpoint owns it and closes it).
         inbox: Where received datagrams go.
         counters: Shared counters.
+        on_datagram: Optional fast path: awaited in the reader task with each
+            datagram; when it returns True the datagram was handled and does
+            not go to the inbox (the engine uses this to skip a task switch).
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class UdpEndpoint:
         sock: trio.socket.SocketType,
         inbox: trio.MemorySendChannel[Inbound],
         counters: Counters,
+        on_datagram: Callable[[Inbound], Awaitable[bool]] | None = None,
     ) -> None:
         self.sock = sock
         self.family = sock.family
@@ -136,6 +141,7 @@ class UdpEndpoint:
         self.local: tuple[str, int] = (name[0], name[1])
         self._inbox = inbox
         self._counters = counters
+        self._on_datagram = on_datagram
         # Flows are immutable: reuse one per recent peer instead of building one per datagram.
         self._flows: dict[tuple[str, int], Flow] = {}
 
@@ -168,8 +174,12 @@ class UdpEndpoint:
                 counters.keepalives += 1
                 continue
             flow = self._flow_for((address[0], address[1]))
+            item = Inbound(flow, data=data)
+            handler = self._on_datagram
+            if handler is not None and await handler(item):
+                continue
             try:
-                inbox.send_nowait(Inbound(flow, data=data))
+                inbox.send_nowait(item)
             except trio.WouldBlock:
                 counters.inbox_drops += 1
                 continue
