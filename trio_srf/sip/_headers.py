@@ -264,5 +264,8 @@ class Headers:
         return Headers._trusted(list(self._items))
 
     def _serialize_into(self, out: list[str]) -> None:
-        for _, n, v in self._items:
-            out.append(f"{n}: {v}\r\n")
+        out.append(self._serialized())
+
+    def _serialized(self) -> str:
+        """Every line as ``Name: value`` CRLF, in order (one join, no per-line appends)."""
+        return "".join([f"{n}: {v}\r\n" for _, n, v in self._items])

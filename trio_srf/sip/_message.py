@@ -296,11 +296,11 @@ class SipMessage:
 
     def serialize(self) -> bytes:
         """Return the wire form, with a Content-Length computed from the body."""
-        out = [self._start_line()]
-        self.headers._serialize_into(out)
-        out.append(f"Content-Length: {len(self.body)}\r\n\r\n")
-        head = "".join(out).encode("utf-8", "surrogateescape")
-        return head + self.body if self.body else head
+        body = self.body
+        head = (
+            f"{self._start_line()}{self.headers._serialized()}Content-Length: {len(body)}\r\n\r\n"
+        ).encode("utf-8", "surrogateescape")
+        return head + body if body else head
 
     __bytes__ = serialize
 
@@ -390,8 +390,10 @@ class Request(SipMessage):
         return self._ruri
 
     def _start_line(self) -> str:
-        _check_start(self.method, self.uri, self.version)
-        return f"{self.method} {self.uri} {self.version}\r\n"
+        line = f"{self.method} {self.uri} {self.version}"
+        if _BAD_START_RE.search(line):
+            _check_start(self.method, self.uri, self.version)
+        return line + "\r\n"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Request):
@@ -521,8 +523,10 @@ class Response(SipMessage):
         return self.status >= 200
 
     def _start_line(self) -> str:
-        _check_start(self.reason, self.version)
-        return f"{self.version} {self.status} {self.reason}\r\n"
+        line = f"{self.version} {self.status} {self.reason}"
+        if _BAD_START_RE.search(line):
+            _check_start(self.reason, self.version, str(self.status))
+        return line + "\r\n"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Response):

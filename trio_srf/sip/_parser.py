@@ -215,10 +215,9 @@ def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entri
     max_line = limits.max_line_length
     known = _VALID_NAME_KEYS
     for line in lines[1:]:
-        if not line:
-            raise LocalProtocolError("empty line inside the header section")
-        c = line[0]
-        if c == " " or c == "\t":
+        if line[:1] in " \t":  # also true for an empty line
+            if not line:
+                raise LocalProtocolError("empty line inside the header section")
             # §7.3.1: a continuation line belongs to the previous header value
             # (whichever it is); a blank one adds nothing. Strip only SP/HTAB so
             # a control character at the end is still seen and rejected.
@@ -251,12 +250,12 @@ def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entri
                 key = header_key(name)
                 if len(known) < _MAX_KNOWN_NAMES:
                     known[name] = key
-        value = value.strip(" \t")
-        last_cl = key == "content-length"
-        if last_cl:
-            cl_values.append(value)
+        if key == "content-length":
+            last_cl = True
+            cl_values.append(value.strip(" \t"))
             continue
-        append((key, name, value))
+        last_cl = False
+        append((key, name, value.strip(" \t")))
     for value in cl_values:
         if not _DIGITS_RE.match(value):
             raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
