@@ -384,11 +384,14 @@ _PARTIES = ("caller", "dialer", "gateway")
 
 
 @attrs.frozen
-class _Row:
+class LadderRow:
+    """One ladder row: a SIP message (``message`` set) or a note (``dst`` empty)."""
+
     time: float
     src: str
     dst: str
     text: str
+    message: SipMessage | None = None
 
 
 class Ladder:
@@ -400,7 +403,7 @@ class Ladder:
     """
 
     def __init__(self) -> None:
-        self.rows: list[_Row] = []
+        self.rows: list[LadderRow] = []
         self.start = trio.current_time()
         self._parties: dict[tuple[str, int], str] = {}
         self._media: dict[int, str] = {}
@@ -413,9 +416,19 @@ class Ladder:
         """Name the owner of the RTP port ``port`` (to label SDP bodies)."""
         self._media[port] = name
 
+    def messages(self, src: str, dst: str, method: str | None = None) -> list[SipMessage]:
+        """The SIP messages ``src`` sent to ``dst`` (requests of ``method`` only, if given)."""
+        return [
+            row.message
+            for row in self.rows
+            if row.message is not None
+            and (row.src, row.dst) == (src, dst)
+            and (method is None or getattr(row.message, "method", None) == method)
+        ]
+
     def note(self, who: str, text: str) -> None:
         """Add a note (not a SIP message) by ``who``."""
-        self.rows.append(_Row(trio.current_time() - self.start, who, "", text))
+        self.rows.append(LadderRow(trio.current_time() - self.start, who, "", text))
 
     def tap(self, engine: Engine) -> None:
         """Record what ``engine`` receives and sends from now on."""
@@ -445,7 +458,9 @@ class Ladder:
     def _message(self, msg: SipMessage, flow: Flow, *, inbound: bool) -> None:
         peer = self._parties.get((flow.remote[0], flow.remote[1]), f"{flow.remote[1]}")
         src, dst = (peer, "dialer") if inbound else ("dialer", peer)
-        self.rows.append(_Row(trio.current_time() - self.start, src, dst, self._label(msg)))
+        self.rows.append(
+            LadderRow(trio.current_time() - self.start, src, dst, self._label(msg), msg)
+        )
 
     def _label(self, msg: SipMessage) -> str:
         if isinstance(msg, SipRequest):
@@ -481,7 +496,7 @@ class Ladder:
                 a, b = _PARTIES.index(row.src), _PARTIES.index(row.dst)
                 lo, hi = sorted((a, b))
                 span = (hi - lo) * _COL - 1
-                label = f" {row.text[: span - 6]} "
+                label = f" {row.text[: span - 5]} "
                 body = ("--" + label).ljust(span - 1, "-")
                 arrow = body + ">" if a < b else "<" + body
                 line[lo * _COL + 1 : hi * _COL] = arrow

@@ -23,7 +23,7 @@ LADDER = [
     r"\(dialer\) answered 2125550100 with the media endpoint; prompting",
     r"\(caller\) hears the prompt; keys 1023456789 as RFC 4733 events",
     r"\(dialer\) collected 1023456789; calling sip:1023456789@127\.0\.0\.1:\d+",
-    r"\|-- INVITE 1023456789 \(sdp caller -*>\|",
+    r"\|-- INVITE 1023456789 \(sdp caller\) >\|",
     r"\|<-- 200 OK \(sdp gateway\) -+\|",
     r"\|<-- re-INVITE \(sdp gateway\) -+\|",
     r"\|-- 200 OK \(sdp caller\) -+>\|",
