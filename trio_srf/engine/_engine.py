@@ -592,7 +592,8 @@ class Engine:
         Then wake the core loop only if the stack's next deadline moved before
         the one it sleeps until (a new transaction armed an earlier timer).
         """
-        for transmit in self._stack.outgoing():
+        transmits = self._stack.outgoing()
+        for transmit in transmits:
             await self._transmit(transmit)
         deadline = self._stack.next_deadline()
         if deadline is not None and deadline < self._sleep_until:
@@ -641,7 +642,14 @@ class Engine:
 
     async def _transmit(self, transmit: Transmit) -> None:
         flow = transmit.flow
-        if flow.transport != "udp" and self._tm.lookup(flow) is None:
+        if flow.transport == "udp":
+            try:
+                if self._tm.send_nowait(transmit.data, flow):
+                    return
+            except TransportFailure:
+                self._send_errors += 1
+                return
+        elif self._tm.lookup(flow) is None:
             self._nursery.start_soon(self._transmit_now, transmit)
             return
         await self._transmit_now(transmit)

@@ -133,6 +133,26 @@ class TransportManager:
             raise TransportFailure(f"unknown transport {flow.transport!r}")
         return await self._streams.send(data, flow, server_hostname)
 
+    def send_nowait(self, data: bytes, flow: Flow) -> bool:
+        """Send a UDP datagram synchronously if a socket for ``flow`` exists and has room.
+
+        Returns False (nothing sent) for stream flows, when no socket of the
+        flow's family is bound, or when the send would block: then use
+        :meth:`send`.
+
+        Raises:
+            TransportFailure: the kernel refused the datagram.
+        """
+        if flow.transport != "udp" or self._closed:
+            return False
+        endpoint = self._udp_by_local.get(flow.local)
+        if endpoint is None:
+            return False
+        remote = flow.remote
+        if remote[0].startswith("["):
+            remote = (remote[0][1:-1], remote[1])
+        return endpoint.send_nowait(data, remote)
+
     def lookup(self, flow: Flow) -> Flow | None:
         """The flow a stream send would reuse, or ``None`` if it would have to connect.
 
