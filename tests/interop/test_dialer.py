@@ -16,6 +16,9 @@ their side with regular expressions (a failed check fails the SIPp call):
   SDP, answers with its own SDP, then hangs up or waits for the BYE.
 * ``uas_486.xml``: a busy gateway.
 
+The last test serves the same dialer over a drachtio connection (``--drachtio``): trio_srf's
+own drachtio server in front of an engine, the dialer as its app.
+
 Each test prints the SIPp summaries, the ladder and the dialer's counters, and ends with
 the dialer holding no call, dialog, request, RTP endpoint or transaction.
 """
@@ -33,13 +36,14 @@ import pytest
 import trio
 
 from trio_srf.core import TimerConfig
-from trio_srf.engine import Engine, EngineConfig
+from trio_srf.drachtio._server import DrachtioServer, serve_drachtio_apps
+from trio_srf.engine import Engine, EngineConfig, open_engine
 from trio_srf.sip import Request as SipRequest, Response as SipResponse
 from trio_srf.srf import Srf, open_srf
 from trio_srf.testing import SippResult, pick_free_port, requires_sipp, run_sipp, start_sipp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from two_stage_dialer import DialerConfig, Ladder, TwoStageDialer
+from two_stage_dialer import DialerConfig, Ladder, TwoStageDialer, open_agent_srf
 
 pytestmark = [pytest.mark.interop, requires_sipp()]
 
@@ -344,3 +348,58 @@ async def test_busy_gateway_gets_the_caller_a_tone_and_a_clean_hang_up() -> None
         assert stats.far_end_failures == [486]
         assert (stats.outdials, stats.connected, stats.completed) == (1, 0, 0)
         assert elapsed > 3.3 + 1.0  # ten digits, then the cannot-complete tone
+
+
+# --------------------------------------------------------------------------- over drachtio
+
+
+async def test_dialer_over_a_drachtio_server() -> None:
+    """``--drachtio``: the same dialer as a drachtio app (trio_srf's drachtio server in front)."""
+    media_port = pick_free_port()
+    listen = ["sip:127.0.0.1:0;transport=udp"]
+    with trio.fail_after(40):
+        async with start_sipp(
+            scenario=SCENARIOS / "dialer_gateway.xml",
+            timeout_s=30,
+            variables={"gateway_hangs_up": "1"},
+            extra_args=["-mp", str(media_port)],
+        ) as gateway:
+            config = DialerConfig(
+                gateway=f"127.0.0.1:{gateway.local_port}", timeout=3.0, digit_timeout=2.0
+            )
+            srf = Srf()
+            app = TwoStageDialer(srf, config)
+            async with (
+                open_engine(listen, config=EngineConfig(timers=QUICK)) as engine,
+                trio.open_nursery() as nursery,
+            ):
+                server: DrachtioServer = await nursery.start(
+                    serve_drachtio_apps, engine, "127.0.0.1", 0, "cymru"
+                )
+                assert server.admin_address is not None
+                admin = f"127.0.0.1:{server.admin_address[1]}"
+                async with open_agent_srf(srf, listen=[], drachtio=admin, secret="cymru"):
+                    ladder = Ladder()
+                    ladder.tap(engine)  # the SIP side is the server's engine
+                    ladder.party(("127.0.0.1", gateway.local_port), "gateway")
+                    ladder.media(media_port, "gateway")
+                    dialer = Dialer(app, srf, engine, ladder)
+                    caller = await place_call(
+                        dialer,
+                        "dialer_caller_info.xml",
+                        caller_hangs_up=False,
+                        short_entry_first=False,
+                    )
+                    show("sipp caller", caller)
+                    show_dialer(dialer)
+                    await drained(dialer)
+                    held = server.statistics()
+                    print(f"drachtio server: {held}")
+                    assert (held.pending_requests, held.dialogs, held.client_requests) == (0, 0, 0)
+                nursery.cancel_scope.cancel()
+            gw = await gateway.stop()
+        show("sipp gateway", gw)
+        assert_ok(caller)
+        assert_ok(gw)
+        assert_bridged(dialer)
+        assert bye_path(dialer) == [("gateway", "dialer"), ("dialer", "caller")]
