@@ -5,6 +5,9 @@ Speaks both ends of the TCP/TLS protocol between a drachtio application
 or trio_srf's server); see docs/drachtio-wire.md. Importable without Trio.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._connection import (
     ConnectionClosed as ConnectionClosed,
     ConnectionState as ConnectionState,
@@ -50,6 +53,18 @@ from ._wire import (
 )
 
 __all__ = [
+    "CDR_VERBS",
+    "DEFAULT_METHODS",
+    "DrachtioAgent",
+    "DrachtioClientTransaction",
+    "DrachtioConfig",
+    "DrachtioServer",
+    "DrachtioStatistics",
+    "ReconnectPolicy",
+    "ServerStatistics",
+    "open_drachtio",
+    "serve_drachtio",
+    "serve_drachtio_apps",
     "MAX_FRAME_TO_APP",
     "MAX_FRAME_TO_SERVER",
     "AppSip",
@@ -86,3 +101,47 @@ __all__ = [
     "parse_sip",
     "wire_time",
 ]
+
+# The Trio-based parts (client agent, server) load on first use, so the codec above stays
+# importable without trio (tests/drachtio/test_no_trio_import.py).
+_LAZY = {
+    "DrachtioAgent": "_client",
+    "DrachtioConfig": "_client",
+    "open_drachtio": "_client",
+    "serve_drachtio": "_client",
+    "DEFAULT_METHODS": "_client",
+    "CDR_VERBS": "_client",
+    "DrachtioClientTransaction": "_client_txn",
+    "DrachtioStatistics": "_client_txn",
+    "ReconnectPolicy": "_client_txn",
+    "DrachtioServer": "_server",
+    "ServerStatistics": "_server",
+    "serve_drachtio_apps": "_server",
+}
+
+if TYPE_CHECKING:
+    from ._client import (
+        CDR_VERBS as CDR_VERBS,
+        DEFAULT_METHODS as DEFAULT_METHODS,
+        DrachtioAgent as DrachtioAgent,
+        DrachtioConfig as DrachtioConfig,
+        open_drachtio as open_drachtio,
+        serve_drachtio as serve_drachtio,
+    )
+    from ._client_txn import (
+        DrachtioClientTransaction as DrachtioClientTransaction,
+        DrachtioStatistics as DrachtioStatistics,
+        ReconnectPolicy as ReconnectPolicy,
+    )
+    from ._server import (
+        DrachtioServer as DrachtioServer,
+        ServerStatistics as ServerStatistics,
+        serve_drachtio_apps as serve_drachtio_apps,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
