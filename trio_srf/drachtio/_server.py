@@ -77,6 +77,7 @@ from ._messages import (
     ServerSip,
 )
 from ._replies import AuthOk, Failure, Ok, Pong, ProxyDone, ProxyResponse, SipSent
+from ._server_outbound import OutboundConfig, OutboundRouter, parse_outbound
 from ._server_sip import (
     FROM_DIALOG,
     SkeletonError,
@@ -139,6 +140,8 @@ class _App:
     verbs: set[str] = attrs.field(factory=set)
     closed: bool = False
     writer_done: trio.Event = attrs.field(factory=trio.Event)
+    authenticated: trio.Event = attrs.field(factory=trio.Event)
+    outbound: bool = False
 
     def send(self, msg: Message) -> bool:
         """Queue ``msg``; on a full queue (the app stopped reading) drop the app."""
@@ -217,9 +220,12 @@ class DrachtioServer:
         max_apps: App connections accepted at once; more are closed at once.
         queue_size: Frames queued per app before it counts as stuck and is dropped.
         auth_timeout: Seconds an app has to authenticate.
+        outbound: Request handlers for outbound-connection mode (§10); see
+            :mod:`trio_srf.drachtio._server_outbound`.
 
     Attributes:
         admin_address: ``(host, port)`` of the first admin listener, once serving.
+        outbound: The :class:`OutboundRouter` while serving with ``outbound``.
     """
 
     def __init__(
@@ -231,8 +237,11 @@ class DrachtioServer:
         max_apps: int = 1000,
         queue_size: int = 4096,
         auth_timeout: float = 10.0,
+        outbound: OutboundConfig | None = None,
     ) -> None:
         self.engine = engine
+        self._outbound_config = outbound
+        self.outbound: OutboundRouter | None = None
         self._secret = secret.encode()
         self.version = version
         self.max_apps = max_apps
@@ -298,6 +307,8 @@ class DrachtioServer:
             listeners = [trio.SSLListener(lst, tls, https_compatible=False) for lst in listeners]
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            if self._outbound_config is not None:
+                self.outbound = OutboundRouter(self, self._outbound_config, nursery)
             nursery.start_soon(self._dispatch)
             task_status.started(self)
             await trio.serve_listeners(self._handle_stream, listeners)
@@ -309,9 +320,18 @@ class DrachtioServer:
             logger.warning("app %s refused: %d apps connected", peer, len(self._apps))
             await trio.aclose_forcefully(stream)
             return
+        await self._serve_app(self._new_app(peer), stream)
+
+    def _new_app(self, peer: str, *, outbound: bool = False) -> _App:
+        """A registered app record; :meth:`_serve_app` runs its connection."""
         send, recv = trio.open_memory_channel[bytes](self.queue_size)
         app = _App(next(self._ids), DrachtioConnection(Role.SERVER), peer, send, recv)
+        app.outbound = outbound
         self._apps[app.id] = app
+        return app
+
+    async def _serve_app(self, app: _App, stream: trio.abc.Stream) -> None:
+        """Run one app connection (either mode) until it closes, then tear down."""
         try:
             with app.scope:
                 async with trio.open_nursery() as nursery:
@@ -393,6 +413,7 @@ class DrachtioServer:
                 app.send(Failure(request_id=msg.msg_id, status="NO", reason="incorrect secret"))
                 return False
             app.tags = msg.tags
+            app.authenticated.set()
             hostports = self._hostports()
             app.send(
                 AuthOk(
@@ -775,11 +796,20 @@ class DrachtioServer:
             await self.engine.respond(server_txn, response)
 
     async def _new_request(self, notice: IncomingRequest) -> None:
+        if self.outbound is not None and self.outbound.claim(notice):
+            return  # outbound mode (§10): the router connects and delivers
+        await self._new_request_inbound(notice)
+
+    async def _new_request_inbound(self, notice: IncomingRequest) -> None:
+        """Inbound mode: round-robin over the apps that routed the method, else 503."""
         request = notice.request
         app = self._pick(request.method.lower())
-        if app is None:
+        if app is None or not self._deliver_new(app, notice):
             await self._reject(notice.server_txn, request, 503)
-            return
+
+    def _deliver_new(self, app: _App, notice: IncomingRequest) -> bool:
+        """Send a new request to ``app`` (§6.5) and track it; False if it could not take it."""
+        request = notice.request
         did = ""
         if request.method in _DIALOG_METHODS and request.from_.tag:
             did = dialog_id_of(request.call_id, request.from_.tag)
@@ -796,12 +826,12 @@ class DrachtioServer:
             sip=text,
         )
         if not app.send(msg):
-            await self._reject(notice.server_txn, request, 503)
-            return
+            return False
         self._incoming[txn] = inc
         self._by_server_txn[notice.server_txn] = txn
         if request.method == "INVITE":
             self._cdr(CdrAttempt, "network", request)
+        return True
 
     async def _dialog_request(self, notice: IncomingRequest) -> None:
         request = notice.request
@@ -828,6 +858,8 @@ class DrachtioServer:
         txn = self._by_server_txn.get(notice.server_txn)
         inc = self._incoming.get(txn or "")
         if inc is None:
+            if self.outbound is not None:  # cancelled while its app was being connected
+                self.outbound.cancelled(notice.server_txn)
             return
         self._forget_incoming(inc)
         did = inc.dialog_id if inc.provisional_sent else ""
@@ -1030,6 +1062,7 @@ async def serve_drachtio_apps(
     *,
     tls: ssl.SSLContext | None = None,
     version: str = SERVER_VERSION,
+    outbound: OutboundConfig | None = None,
     task_status: trio.TaskStatus[DrachtioServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``engine`` to drachtio apps on ``host:port`` until cancelled.
@@ -1045,9 +1078,10 @@ async def serve_drachtio_apps(
         secret: The shared secret apps authenticate with.
         tls: Serve the admin port over TLS with this server context.
         version: The version string reported to apps.
+        outbound: Request handlers for outbound-connection mode (§10).
         task_status: For ``nursery.start``.
     """
-    server = DrachtioServer(engine, secret, version=version)
+    server = DrachtioServer(engine, secret, version=version, outbound=outbound)
     await server.serve(host, port, tls=tls, task_status=task_status)
 
 
@@ -1065,6 +1099,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--secret", required=True, help="shared secret apps authenticate with")
     parser.add_argument("--tls-cert", help="serve the admin port over TLS with this cert (PEM)")
     parser.add_argument("--tls-key", help="private key for --tls-cert (PEM)")
+    parser.add_argument(
+        "--outbound",
+        action="append",
+        default=[],
+        metavar="METHODS=TARGET",
+        help="outbound mode (§10): connect to an app per new request, e.g. "
+        '"invite=127.0.0.1:4000", "*=tls://10.0.0.7:4001" (repeatable)',
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser.parse_args(argv)
 
@@ -1076,8 +1118,12 @@ async def _run(args: argparse.Namespace) -> None:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
     listen = args.listen or ["sip:127.0.0.1:5060;transport=udp,tcp"]
+    try:
+        outbound = parse_outbound(args.outbound) if args.outbound else None
+    except ValueError as err:
+        raise SystemExit(f"trio-srf-server: --outbound: {err}") from None
     async with open_engine(listen) as engine, trio.open_nursery() as nursery:
-        serve = functools.partial(serve_drachtio_apps, tls=tls)
+        serve = functools.partial(serve_drachtio_apps, tls=tls, outbound=outbound)
         server: DrachtioServer = await nursery.start(
             serve, engine, host.strip("[]") or "127.0.0.1", int(port_text), args.secret
         )
