@@ -10,6 +10,8 @@ request on it; the app ends the session by closing it.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trustme
 
 from trio_srf.agent import AckReceived, DialogEnded, IncomingRequest, Notice, RequestCancelled
 from trio_srf.core import TimerConfig
@@ -97,6 +100,7 @@ async def rig(
     handlers: dict[str, OutboundTarget] | None = None,
     rule: Any = None,
     auth_timeout: float = 5.0,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext | None] | None = None,
 ) -> AsyncIterator[Rig]:
     sessions: list[DrachtioAgent] = []
     ended: list[DrachtioAgent] = []
@@ -114,13 +118,16 @@ async def rig(
         open_engine(["sip:127.0.0.1:0;transport=udp"], config=config) as peer,
         trio.open_nursery() as nursery,
     ):
-        listeners = await nursery.start(serve_drachtio, 0, secret, session)
+        listeners = await nursery.start(
+            functools.partial(serve_drachtio, tls=tls[0] if tls else None), 0, secret, session
+        )
         app_port = listeners[0].socket.getsockname()[1]
-        target = OutboundTarget("127.0.0.1", app_port)
+        target = OutboundTarget("127.0.0.1", app_port, tls=tls is not None)
         outbound = OutboundConfig(
             handlers={"invite": target} if handlers is None else handlers,
             rule=rule,
             auth_timeout=auth_timeout,
+            tls=tls[1] if tls else None,
         )
         server: DrachtioServer = await nursery.start(
             lambda task_status: serve_drachtio_apps(
@@ -215,6 +222,30 @@ async def test_app_hangs_up_then_ends_the_session() -> None:
             await r.peer.respond(bye.server_txn, bye.request.make_response(200))
             await r.drained()
             assert len(r.ended) == 1
+
+
+@pytest.mark.parametrize("verify", [True, False])
+async def test_call_over_an_outbound_tls_connection(verify: bool) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    client_ctx: ssl.SSLContext | None = None
+    if verify:
+        client_ctx = ssl.create_default_context()
+        ca.configure_trust(client_ctx)
+    streams: list[str] = []
+
+    async def handler(agent: DrachtioAgent) -> None:
+        assert agent._link is not None
+        streams.append(type(agent._link.stream).__name__)
+        await answer_and_wait_bye(agent)
+
+    with trio.fail_after(10):
+        async with rig(handler, tls=(server_ctx, client_ctx)) as r:
+            await call_and_hang_up(r.peer, r.uri())
+            await r.drained()
+            assert streams == ["SSLStream"]
+            assert r.ended == r.sessions
 
 
 async def test_concurrent_calls_each_get_their_own_connection() -> None:
@@ -429,3 +460,15 @@ def test_cli_rejects_a_bad_outbound_spec(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as exc:
         main(["--secret", "s", "--admin", "127.0.0.1:0", "--outbound", "invite"])
     assert "--outbound" in str(exc.value)
+
+
+async def test_untrusted_app_certificate_gets_480() -> None:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_ctx)
+    strict = ssl.create_default_context()  # does not trust that CA
+    with trio.fail_after(10):
+        async with rig(answer_and_wait_bye, tls=(server_ctx, strict)) as r:
+            handle = await r.peer.request(invite(r.uri()))
+            assert (await handle.final()).status == 480
+            await r.drained()
+            assert r.sessions == []

@@ -1156,7 +1156,18 @@ async def serve_drachtio(
 
     async def session(stream: trio.abc.Stream) -> None:
         if tls is not None:
-            stream = trio.SSLStream(stream, tls, server_side=True)
+            # Handshake before the reader and the authenticate write both start: a
+            # failed handshake must close the session now, not after write_timeout.
+            tls_stream = trio.SSLStream(stream, tls, server_side=True)
+            timeout = (config or DrachtioConfig()).connect_timeout
+            try:
+                with trio.fail_after(timeout):
+                    await tls_stream.do_handshake()
+            except (*_STREAM_ERRORS, trio.TooSlowError) as exc:
+                logger.warning("drachtio outbound TLS handshake failed: %r", exc)
+                await trio.aclose_forcefully(stream)
+                return
+            stream = tls_stream
         try:
             await _run_session(stream, secret, tags, handler, config)
         except Exception:

@@ -321,7 +321,9 @@ class OutboundRouter:
             try:
                 await tls_stream.do_handshake()
             except (trio.BrokenResourceError, OSError) as err:
-                logger.warning("outbound: TLS handshake with %s failed: %s", target, err)
+                logger.warning(
+                    "outbound: TLS handshake with %s failed: %r", target, err.__cause__ or err
+                )
                 await trio.aclose_forcefully(tcp)
                 return None
             stream = tls_stream
