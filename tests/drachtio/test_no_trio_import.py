@@ -1,6 +1,7 @@
 """trio_srf.drachtio is sans-IO: it imports and works without trio or socket.
 
-The exceptions are the Trio I/O layers built on it: ``_client*`` and ``_server``.
+The exceptions are the Trio I/O layers built on it: ``_client*``, ``_server`` and
+``_server_outbound`` (``_server_sip`` holds pure functions and is checked).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ for name in ("trio", "socket", "anyio", "_socket"):
 import importlib, pkgutil
 import trio_srf.drachtio as d
 for info in pkgutil.iter_modules(d.__path__):
-    if info.name == "_server" or info.name.startswith("_client"):
+    if info.name in ("_server", "_server_outbound") or info.name.startswith("_client"):
         continue  # the Trio I/O layers built on the codec
     importlib.import_module(f"trio_srf.drachtio.{info.name}")
 app = d.DrachtioConnection(d.Role.APP, id_factory=lambda: "a1")
