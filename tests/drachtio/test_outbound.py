@@ -472,3 +472,24 @@ async def test_untrusted_app_certificate_gets_480() -> None:
             assert (await handle.final()).status == 480
             await r.drained()
             assert r.sessions == []
+
+
+async def test_cancel_while_the_app_is_being_chosen_aborts_the_attempt() -> None:
+    deciding = trio.Event()
+
+    async def slow_rule(request: Request) -> OutboundTarget:
+        deciding.set()
+        await trio.sleep_forever()  # e.g. a routing service that hangs
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    with trio.fail_after(10):
+        async with rig(answer_and_wait_bye, handlers={}, rule=slow_rule) as r:
+            handle = await r.peer.request(invite(r.uri()))
+            await deciding.wait()
+            handle.cancel()
+            assert (await handle.final()).status == 487
+            await r.drained()
+            assert r.server.outbound is not None
+            st = r.server.outbound.statistics()
+            assert (st.cancelled, st.delivered, st.rejected) == (1, 0, 0)
+            assert r.sessions == []
