@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -68,7 +68,7 @@ from ..transport import (
     Listening,
     Resolver,
     Target,
-    TransportManager,
+    Transports,
     TransportStatistics,
     open_transports,
 )
@@ -78,6 +78,11 @@ from ._proxy import ProxyDriver, ProxyOutcome
 __all__ = ["ClientTransaction", "Engine", "EngineStatistics", "open_engine"]
 
 logger = logging.getLogger("trio_srf.engine")
+
+#: Builds the transports an engine runs on, given the engine's inbox.
+TransportFactory = Callable[
+    [trio.MemorySendChannel[Inbound]], contextlib.AbstractAsyncContextManager[Transports]
+]
 
 _WAKE = object()
 
@@ -243,7 +248,7 @@ class Engine:
     def __init__(
         self,
         config: EngineConfig,
-        tm: TransportManager,
+        tm: Transports,
         nursery: trio.Nursery,
         inbox_send: trio.MemorySendChannel[Any],
         inbox_recv: trio.MemoryReceiveChannel[Any],
@@ -760,6 +765,7 @@ async def open_engine(
     listen: Sequence[str] = ("sip:127.0.0.1:5060",),
     *,
     config: EngineConfig | None = None,
+    transports: TransportFactory | None = None,
 ) -> AsyncIterator[Engine]:
     """Run the embedded SIP engine for the duration of the block.
 
@@ -768,6 +774,10 @@ async def open_engine(
             ``"sip:127.0.0.1:5060;transport=udp,tcp"``, ``"sips:127.0.0.1:5061"``,
             ``"sip:[::1]:5060;transport=ws"``; port 0 picks a free port.
         config: Timers, transport options, queue sizes (:class:`EngineConfig`).
+        transports: For tests: a factory ``inbox -> async context manager``
+            yielding other :class:`~trio_srf.transport.Transports` than real
+            sockets (``listen`` is then ignored), e.g.
+            ``LoopbackNetwork.transports(...)`` from :mod:`trio_srf.testing`.
 
     Yields:
         The running :class:`Engine`. Leaving the block stops it: pending client
@@ -778,7 +788,11 @@ async def open_engine(
     inbox_send, inbox_recv = trio.open_memory_channel[Any](cfg.inbox_size)
     try:
         async with (
-            open_transports(list(listen), cfg.transport, inbox=inbox_send) as tm,
+            (
+                transports(inbox_send)
+                if transports is not None
+                else open_transports(list(listen), cfg.transport, inbox=inbox_send)
+            ) as tm,
             trio.open_nursery() as nursery,
         ):
             engine = Engine(cfg, tm, nursery, inbox_send, inbox_recv)

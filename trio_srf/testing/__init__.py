@@ -5,6 +5,11 @@ SIPp binary (Debian package ``sip-tester``) from Trio code; see :mod:`trio_srf.t
 for the SIPp behaviour it relies on.
 """
 
+from trio_srf.testing._loopback import (
+    LoopbackNetwork as LoopbackNetwork,
+    LoopbackTransports as LoopbackTransports,
+    NetworkStatistics as NetworkStatistics,
+)
 from trio_srf.testing._sipp import (
     BUILTIN_SCENARIOS,
     DEFAULT_BUFF_SIZE,
@@ -24,6 +29,9 @@ from trio_srf.testing._sipp import (
 __all__ = [
     "BUILTIN_SCENARIOS",
     "DEFAULT_BUFF_SIZE",
+    "LoopbackNetwork",
+    "LoopbackTransports",
+    "NetworkStatistics",
     "SippError",
     "SippProcess",
     "SippResult",

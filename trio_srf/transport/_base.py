@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import attrs
 
@@ -40,6 +42,7 @@ from ..sip import ParserLimits, Request, Response
 __all__ = [
     "DEFAULT_PORTS",
     "Inbound",
+    "Transports",
     "ListenSpec",
     "Listening",
     "TransportConfig",
@@ -328,3 +331,30 @@ class Counters:
     def snapshot(self, connections: int) -> TransportStatistics:
         """Freeze the counters, with the current number of live connections."""
         return TransportStatistics(connections=connections, **attrs.asdict(self))
+
+
+class Transports(Protocol):
+    """What the engine needs from its transports (``TransportManager`` is the real one).
+
+    ``trio_srf.testing.LoopbackNetwork`` provides an in-memory implementation so
+    engine tests can run under ``MockClock(autojump_threshold=0)``.
+    """
+
+    listening: list[Listening]
+    on_datagram: Callable[[Inbound], Awaitable[bool]] | None
+
+    async def send(self, data: bytes, flow: Flow, *, server_hostname: str | None = None) -> Flow:
+        """Send one message; return the concrete flow used."""
+        ...
+
+    def send_nowait(self, data: bytes, flow: Flow) -> bool:
+        """Send a datagram synchronously if possible; False means use :meth:`send`."""
+        ...
+
+    def lookup(self, flow: Flow) -> Flow | None:
+        """The flow a send would reuse, or None if it would need a new connection."""
+        ...
+
+    def statistics(self) -> TransportStatistics:
+        """Counters."""
+        ...
