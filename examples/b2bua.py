@@ -16,6 +16,14 @@ Run it between two SIPp instances (Debian package ``sip-tester``)::
         --target sip:service@127.0.0.1:5090
     sipp -sn uac 127.0.0.1:5080 -m 10 -r 5
 
+Over a drachtio server instead of the embedded engine (``--drachtio`` and ``--listen``
+exclude each other; see examples/_agent.py), both legs pass through the server::
+
+    trio-srf-server --listen "sip:127.0.0.1:5080;transport=udp" --admin 127.0.0.1:9022 \\
+        --secret cymru &
+    python examples/b2bua.py --drachtio 127.0.0.1:9022 --secret cymru \\
+        --target sip:service@127.0.0.1:5090
+
 Signals: SIGINT (Ctrl-C) or SIGTERM hang up every call and exit 0 after printing
 a ``stats {...}`` JSON line; SIGUSR1 prints it without exiting. ``--t1``
 shortens the RFC 3261 timers (see ``examples/uas.py``).
@@ -33,11 +41,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
+from _agent import add_agent_options, open_agent_srf
 
 from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.errors import DialogError, SipError, SrfError
-from trio_srf.srf import Dialog, Request, Response, Srf, copy_headers, open_srf
+from trio_srf.srf import Dialog, Request, Response, Srf, copy_headers
 
 log = logging.getLogger("b2bua")
 
@@ -187,11 +196,20 @@ async def serve_until_signalled(srf: Srf, engine: Engine | None) -> None:
                 return
 
 
-async def run(listen: Sequence[str], *, target: str, t1: float = 0.5) -> int:
-    """Bridge calls until SIGINT/SIGTERM; return the exit status."""
+async def run(
+    listen: Sequence[str],
+    *,
+    target: str,
+    t1: float = 0.5,
+    drachtio: str | None = None,
+    secret: str = "cymru",
+) -> int:
+    """Bridge calls until SIGINT/SIGTERM (on a drachtio server if ``drachtio``)."""
     srf = build_b2bua(target)
     config = EngineConfig(timers=timers_for(t1))
-    async with open_srf(srf, listen=listen, config=config) as app:
+    async with open_agent_srf(
+        srf, listen=listen, config=config, drachtio=drachtio, secret=secret
+    ) as app:
         engine = app.agent if isinstance(app.agent, Engine) else None
         await serve_until_signalled(app, engine)
     return 0
@@ -200,7 +218,7 @@ async def run(listen: Sequence[str], *, target: str, t1: float = 0.5) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--listen", action="append", default=[], metavar="SPEC", help="repeatable")
+    add_agent_options(p)
     p.add_argument("--target", required=True, metavar="URI", help="where calls are bridged to")
     p.add_argument("--t1", type=float, default=0.5, help="RFC 3261 T1 in seconds")
     p.add_argument("--quiet", action="store_true", help="no per-call log lines")
@@ -208,14 +226,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``python examples/b2bua.py --target URI [--listen SPEC]...``."""
+    """Entry point: ``python examples/b2bua.py --target URI [--listen SPEC | --drachtio H:P]``."""
     args = parse_args(argv)
     logging.basicConfig(
         stream=sys.stdout,
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",
     )
-    return trio.run(lambda: run(args.listen or [DEFAULT_LISTEN], target=args.target, t1=args.t1))
+    return trio.run(
+        lambda: run(
+            args.listen or [DEFAULT_LISTEN],
+            target=args.target,
+            t1=args.t1,
+            drachtio=args.drachtio,
+            secret=args.secret,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@ application. One log line per call::
     python examples/proxy.py --listen "sip:127.0.0.1:5070" \\
         --target sip:127.0.0.1:5080 --target sip:127.0.0.1:5090
     sipp -sn uac 127.0.0.1:5070 -m 10 -r 5
+
+Over a drachtio server instead of the embedded engine (``--drachtio`` and ``--listen``
+exclude each other; see examples/_agent.py), the server proxies and the app decides where::
+
+    trio-srf-server --listen "sip:127.0.0.1:5070;transport=udp" --admin 127.0.0.1:9022 \\
+        --secret cymru &
+    python examples/proxy.py --drachtio 127.0.0.1:9022 --secret cymru \\
+        --target sip:127.0.0.1:5080 --target sip:127.0.0.1:5090
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ import contextlib
 import logging
 
 import trio
+from _agent import add_agent_options, open_agent_srf
 
-from trio_srf.srf import Request, Response, Srf, open_srf
+from trio_srf.srf import Request, Response, Srf
 
 log = logging.getLogger("proxy")
 
@@ -63,7 +72,7 @@ def build_proxy(
 async def main() -> None:
     """Parse arguments and proxy until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--listen", action="append", default=[], help="listen spec (repeatable)")
+    add_agent_options(parser)
     parser.add_argument("--target", action="append", required=True, help="target URI (repeatable)")
     parser.add_argument("--simultaneous", action="store_true", help="fork to all targets at once")
     parser.add_argument("--no-record-route", action="store_true", help="leave the dialog path")
@@ -77,7 +86,9 @@ async def main() -> None:
         provisional_timeout=args.provisional_timeout,
     )
     listen = args.listen or ["sip:127.0.0.1:5070;transport=udp,tcp"]
-    async with open_srf(srf, listen=listen) as app:
+    async with open_agent_srf(
+        srf, listen=listen, drachtio=args.drachtio, secret=args.secret
+    ) as app:
         for lst in app.agent.listening:  # type: ignore[attr-defined]
             print(f"listening on {lst.contact}", flush=True)
         await trio.sleep_forever()

@@ -23,24 +23,24 @@ teardown glue: a BYE cancels the scope of its dialog, and leaving a block hangs 
 127.0.0.1 and prints the call as a ladder diagram (:func:`run_demo`, at the end of this file).
 
 Run: ``python examples/two_stage_dialer.py --gateway 127.0.0.1:5090 --listen sip:127.0.0.1:5080``
-or ``python examples/two_stage_dialer.py --demo``.
+or ``python examples/two_stage_dialer.py --demo``; over a drachtio server instead of the
+embedded engine: ``--drachtio HOST:PORT --secret S`` in place of ``--listen`` (examples/_agent.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
 import re
 import sys
 from array import array
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 import trio
+from _agent import add_agent_options, open_agent_srf
 
-from trio_srf.agent import Agent
 from trio_srf.core import Flow, Transmit
 from trio_srf.engine import Engine
 from trio_srf.errors import DialogError, ProtocolError, RemoteProtocolError, SipError
@@ -294,40 +294,13 @@ def _relay_info(other: Dialog) -> Callable[[Request, Response], Awaitable[None]]
 # --------------------------------------------------------------------------- running
 
 
-@contextlib.asynccontextmanager
-async def open_agent_srf(
-    srf: Srf, *, listen: Sequence[str], drachtio: str | None = None, secret: str = ""
-) -> AsyncIterator[Srf]:
-    """Serve ``srf`` on the embedded engine, or on a drachtio-server connection."""
-    if drachtio is None:
-        async with open_srf(srf, listen=listen):
-            yield srf
-        return
-    # The drachtio client is optional here: imported only when asked for.
-    client = importlib.import_module("trio_srf.drachtio._client")
-    host, _, port = drachtio.rpartition(":")
-    agent: Agent
-    connect = client.open_drachtio(host, int(port), secret)
-    async with connect as agent, trio.open_nursery() as n:
-        await n.start(srf.serve, agent)
-        try:
-            yield srf
-        finally:
-            n.cancel_scope.cancel()
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (see ``--help``)."""
     p = argparse.ArgumentParser(description="Two-stage dialer on trio_srf.")
     p.add_argument("--gateway", help="host[:port] numbers are dialed at (sip:<digits>@GATEWAY)")
-    p.add_argument(
-        "--listen",
-        action="append",
-        metavar="SPEC",
-        help="listen spec, repeatable (default sip:127.0.0.1:5080;transport=udp,tcp)",
+    add_agent_options(
+        p, listen_help="listen spec, repeatable (default sip:127.0.0.1:5080;transport=udp,tcp)"
     )
-    p.add_argument("--drachtio", metavar="HOST:PORT", help="use a drachtio-server instead")
-    p.add_argument("--secret", default="cymru", help="drachtio-server secret")
     p.add_argument("--digits", type=int, default=10, help="digits in a number (10)")
     p.add_argument("--tries", type=int, default=3, help="prompts before giving up (3)")
     p.add_argument("--timeout", type=float, default=8.0, help="first-digit timeout, s (8)")

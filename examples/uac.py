@@ -15,6 +15,12 @@ Run it against SIPp's UAS (Debian package ``sip-tester``)::
     python examples/uac.py --listen "sip:127.0.0.1:5070" \\
         --to sip:service@127.0.0.1:5090 --calls 10 --rate 5 --hold-ms 1000
 
+Over a drachtio server instead of the embedded engine (``--drachtio`` and ``--listen``
+exclude each other; see examples/_agent.py), the calls leave from the server::
+
+    python examples/uac.py --drachtio 127.0.0.1:9022 --secret cymru \\
+        --to sip:service@127.0.0.1:5090 --calls 10 --rate 5
+
 Add ``;transport=tcp`` to ``--to`` for TCP. Before exiting it prints a
 ``stats {...}`` JSON line (engine tables, Srf counters, outcomes), after waiting
 up to ``--drain`` seconds for the transaction tables to empty (they keep
@@ -36,12 +42,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import trio
+from _agent import add_agent_options, open_agent_srf
 
 from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.errors import SipError, SrfError
 from trio_srf.media import SessionDescription
-from trio_srf.srf import Srf, open_srf
+from trio_srf.srf import Srf
 
 log = logging.getLogger("uac")
 
@@ -132,14 +139,18 @@ async def run(
     answer_within: float = 32.0,
     t1: float = 0.5,
     drain: float = 0.0,
+    drachtio: str | None = None,
+    secret: str = "cymru",
 ) -> int:
-    """Place the calls; return 0 if all succeeded, else 1."""
+    """Place the calls (from a drachtio server if ``drachtio``); return 0 if all succeeded."""
     outcomes: Counter[str] = Counter()
     sdp = str(SessionDescription.build(listen_host(listen[0]), 6000))
     config = EngineConfig(timers=timers_for(t1))
     started = trio.current_time()
     elapsed: float | None = None
-    async with open_srf(listen=listen, config=config) as srf:
+    async with open_agent_srf(
+        listen=listen, config=config, drachtio=drachtio, secret=secret
+    ) as srf:
         engine = srf.agent if isinstance(srf.agent, Engine) else None
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             for lst in engine.listening if engine is not None else ():
@@ -206,7 +217,7 @@ def attrs_dict(srf: Srf) -> dict[str, int]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--listen", action="append", default=[], metavar="SPEC", help="repeatable")
+    add_agent_options(p)
     p.add_argument("--to", required=True, metavar="URI", help="whom to call")
     p.add_argument("--calls", type=int, default=1, metavar="N")
     p.add_argument("--rate", type=float, default=1.0, metavar="R", help="calls per second")
@@ -245,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             answer_within=args.timeout,
             t1=args.t1,
             drain=args.drain,
+            drachtio=args.drachtio,
+            secret=args.secret,
         )
     )
 

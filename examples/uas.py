@@ -13,6 +13,14 @@ Run it and call it with SIPp (Debian package ``sip-tester``)::
     python examples/uas.py --listen "sip:127.0.0.1:5080;transport=udp,tcp"
     sipp -sn uac 127.0.0.1:5080 -m 10 -r 5
 
+Over a drachtio server instead of the embedded engine (``--drachtio`` and ``--listen``
+exclude each other; see examples/_agent.py), e.g. trio_srf's own::
+
+    trio-srf-server --listen "sip:127.0.0.1:5080;transport=udp" --admin 127.0.0.1:9022 \\
+        --secret cymru &
+    python examples/uas.py --drachtio 127.0.0.1:9022 --secret cymru
+    sipp -sn uac 127.0.0.1:5080 -m 10 -r 5
+
 Signals: SIGINT (Ctrl-C) or SIGTERM hang up every call and exit 0 after printing
 a ``stats {...}`` JSON line (engine tables, Srf counters, call outcomes);
 SIGUSR1 prints that line without exiting (tests poll it to see the tables drain).
@@ -33,11 +41,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import trio
+from _agent import add_agent_options, open_agent_srf
 
 from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.media import SessionDescription
-from trio_srf.srf import Request, Response, Srf, open_srf
+from trio_srf.srf import Request, Response, Srf
 
 log = logging.getLogger("uas")
 
@@ -168,12 +177,16 @@ async def run(
     ring_ms: int = 0,
     reject: int | None = None,
     t1: float = 0.5,
+    drachtio: str | None = None,
+    secret: str = "cymru",
 ) -> int:
-    """Serve until SIGINT/SIGTERM; return the exit status."""
+    """Serve until SIGINT/SIGTERM (on a drachtio server if ``drachtio``); return the status."""
     host = listen_host(listen[0])
     srf = build_uas(sdp_host=host, ring_ms=ring_ms, reject=reject)
     config = EngineConfig(timers=timers_for(t1))
-    async with open_srf(srf, listen=listen, config=config) as app:
+    async with open_agent_srf(
+        srf, listen=listen, config=config, drachtio=drachtio, secret=secret
+    ) as app:
         engine = app.agent if isinstance(app.agent, Engine) else None
         await serve_until_signalled(app, engine)
     return 0
@@ -182,7 +195,7 @@ async def run(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--listen", action="append", default=[], metavar="SPEC", help="repeatable")
+    add_agent_options(p)
     p.add_argument("--ring-ms", type=int, default=0, help="ring this long before answering")
     p.add_argument("--reject", type=int, default=None, metavar="STATUS", help="refuse calls")
     p.add_argument("--t1", type=float, default=0.5, help="RFC 3261 T1 in seconds")
@@ -194,7 +207,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``python examples/uas.py [--listen SPEC]...``."""
+    """Entry point: ``python examples/uas.py [--listen SPEC]... | --drachtio HOST:PORT``."""
     args = parse_args(argv)
     logging.basicConfig(
         stream=sys.stdout,
@@ -203,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     return trio.run(
         lambda: run(
-            args.listen or [DEFAULT_LISTEN], ring_ms=args.ring_ms, reject=args.reject, t1=args.t1
+            args.listen or [DEFAULT_LISTEN],
+            ring_ms=args.ring_ms,
+            reject=args.reject,
+            t1=args.t1,
+            drachtio=args.drachtio,
+            secret=args.secret,
         )
     )
 
