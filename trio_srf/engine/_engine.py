@@ -29,9 +29,10 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -786,6 +787,33 @@ async def open_engine(
     """
     cfg = config if config is not None else EngineConfig()
     inbox_send, inbox_recv = trio.open_memory_channel[Any](cfg.inbox_size)
+    with _gc_tuned(cfg.gc_threshold):
+        async with _open_engine(listen, cfg, transports, inbox_send, inbox_recv) as engine:
+            yield engine
+
+
+@contextlib.contextmanager
+def _gc_tuned(threshold: tuple[int, int, int] | None) -> Iterator[None]:
+    """Raise the collector's thresholds for the duration (never lowering them)."""
+    before = gc.get_threshold()
+    if threshold is None or threshold[0] <= before[0]:
+        yield
+        return
+    gc.set_threshold(*threshold)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@contextlib.asynccontextmanager
+async def _open_engine(
+    listen: Sequence[str],
+    cfg: EngineConfig,
+    transports: TransportFactory | None,
+    inbox_send: trio.MemorySendChannel[Any],
+    inbox_recv: trio.MemoryReceiveChannel[Any],
+) -> AsyncIterator[Engine]:
     try:
         async with (
             (
