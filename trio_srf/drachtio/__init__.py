@@ -60,7 +60,11 @@ __all__ = [
     "DrachtioConfig",
     "DrachtioServer",
     "DrachtioStatistics",
+    "OutboundConfig",
+    "OutboundTarget",
     "ReconnectPolicy",
+    "TagTarget",
+    "parse_outbound",
     "ServerStatistics",
     "open_drachtio",
     "serve_drachtio",
@@ -117,6 +121,10 @@ _LAZY = {
     "DrachtioServer": "_server",
     "ServerStatistics": "_server",
     "serve_drachtio_apps": "_server",
+    "OutboundConfig": "_server_outbound",
+    "OutboundTarget": "_server_outbound",
+    "TagTarget": "_server_outbound",
+    "parse_outbound": "_server_outbound",
 }
 
 if TYPE_CHECKING:
@@ -137,6 +145,12 @@ if TYPE_CHECKING:
         DrachtioServer as DrachtioServer,
         ServerStatistics as ServerStatistics,
         serve_drachtio_apps as serve_drachtio_apps,
+    )
+    from ._server_outbound import (
+        OutboundConfig as OutboundConfig,
+        OutboundTarget as OutboundTarget,
+        TagTarget as TagTarget,
+        parse_outbound as parse_outbound,
     )
 
 
