@@ -34,7 +34,11 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-# The real drachtio-srf (pinned in tests/interop/node/package.json) for the Node interop tests.
+# Node.js for the real drachtio-srf (pinned in tests/interop/node/package.json) in the Node
+# interop tests: Debian's nodejs/npm when the machine has none.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm || echo "setup: could not install nodejs/npm" >&2
+fi
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   if [ -f tests/interop/node/package-lock.json ]; then
     (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
