@@ -103,7 +103,7 @@ class UacContext:
         return await leave_scope(self._scope, [self._dialog], etype, exc, tb)
 
 
-def _method_decorator(method: str) -> Any:
+def _method_decorator(method: str) -> Callable[[Srf, F], F]:
     def register(self: Srf, fn: F) -> F:
         self.use(method, fn)
         return fn
