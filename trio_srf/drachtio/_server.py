@@ -1140,8 +1140,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         trio.run(_run, args)
+    except KeyboardInterrupt:
+        pass
+    except BaseExceptionGroup as group:
+        # Ctrl-C can arrive wrapped by the nurseries it unwound through.
+        _, rest = group.split(KeyboardInterrupt)
+        if rest is not None:
+            raise rest from None
 
 
 if __name__ == "__main__":
