@@ -64,7 +64,15 @@ async def test_builtin_uac_with_loss_recovers_by_retransmission() -> None:
     assert uas.result is not None
     _show("uac -lost 10", uac)
     _show("uas", uas.result)
-    assert (uac.returncode, uac.successful, uac.failed) == (0, 20, 0)
+    # SIPp against SIPp cannot always finish every call under loss: the built-in uas
+    # leaves its 4 s timewait while the uac may still be retransmitting a BYE whose 200
+    # was lost (our engine keeps that transaction 64*T1, see
+    # tests/interop/test_engine_sipp.py, where -lost 10 must give zero failed calls).
+    # So this test checks the runner's plumbing: loss happened, SIPp recovered by
+    # retransmission, and at most one call was left hanging (reported as a time-out).
+    assert uac.returncode in (0, 255), uac.summary()
+    assert uac.successful >= 19 and uac.failed == 0, uac.summary()
+    assert uac.returncode == 0 or uac.timed_out
     # With 10% of the UAC's messages dropped, at least one INVITE/BYE/200 is resent.
     assert uac.retransmissions + uas.result.retransmissions > 0
     assert uac.counter("FailedMaxUDPRetrans") == 0
