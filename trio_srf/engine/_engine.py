@@ -567,7 +567,10 @@ class Engine:
             try:
                 item = recv.receive_nowait()
             except trio.WouldBlock:
-                self._sleep_until = deadline if deadline is not None else math.inf
+                # Coalesce timers: waking a few ms late lets one turn expire many.
+                self._sleep_until = (
+                    deadline + self.config.timer_slack if deadline is not None else math.inf
+                )
                 with trio.move_on_at(self._sleep_until):
                     item = await recv.receive()
                 self._sleep_until = -math.inf
