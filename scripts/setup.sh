@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 # Node.js for the real drachtio-srf (pinned in tests/interop/node/package.json) in the Node
 # interop tests: Debian's nodejs/npm when the machine has none.
