@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import re
+import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 
-from trio_srf.engine import EngineConfig
+from trio_srf.core import TimerConfig
+from trio_srf.engine import Engine, EngineConfig
 from trio_srf.srf import Srf, open_srf
 
 DEFAULT_SECRET = "cymru"
@@ -119,3 +124,66 @@ async def open_agent_srf(
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+
+
+def timers_for(t1: float) -> TimerConfig:
+    """RFC 3261 timers scaled from T1 (T2 = 8*T1, T4 = 10*T1, Timer D = 64*T1, capped)."""
+    return TimerConfig(t1=t1, t2=min(4.0, 8 * t1), t4=min(5.0, 10 * t1), timer_d=min(32.0, 64 * t1))
+
+
+def listen_host(spec: str) -> str:
+    """The host of a listen spec (``sip:HOST:PORT;...``), for our SDP; 0.0.0.0 -> 127.0.0.1."""
+    match = re.match(r"sips?:(\[[^\]]+\]|[^:;]+)", spec)
+    host = match.group(1).strip("[]") if match else "127.0.0.1"
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def srf_counters(srf: Srf) -> dict[str, int]:
+    """The Srf's counters as a plain dict."""
+    s = srf.statistics()
+    return {
+        "requests": s.requests,
+        "pending_requests": s.pending_requests,
+        "dialogs": s.dialogs,
+        "handler_errors": s.handler_errors,
+        "unanswered": s.unanswered,
+    }
+
+
+def engine_tables(engine: Engine) -> dict[str, int]:
+    """The engine's table sizes and the counters that show trouble."""
+    e = engine.statistics()
+    return {
+        "client_transactions": e.stack.client_transactions,
+        "server_transactions": e.stack.server_transactions,
+        "dialogs": e.stack.dialogs,
+        "client_handles": e.client_handles,
+        "retransmissions_out": e.stack.retransmissions_out,
+        "retransmissions_in": e.stack.retransmissions_in,
+        "inbox_drops": e.inbox_drops,
+        "overload_503": e.overload_503,
+        "internal_errors": e.internal_errors,
+    }
+
+
+def stats_line(srf: Srf, engine: Engine | None) -> str:
+    """``stats {json}``: the engine's tables and counters, the Srf's, and call outcomes."""
+    data: dict[str, Any] = {
+        "outcomes": dict(srf.locals.get("outcomes", {})),
+        "events": dict(srf.locals.get("events", {})),
+        "srf": srf_counters(srf),
+    }
+    if engine is not None:
+        data["engine"] = engine_tables(engine)
+    return "stats " + json.dumps(data, sort_keys=True)
+
+
+async def serve_until_signalled(srf: Srf, engine: Engine | None) -> None:
+    """Print stats on SIGUSR1; return on SIGINT/SIGTERM after printing them once more."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
+        for lst in engine.listening if engine is not None else ():
+            print(f"listening on {lst.contact}", flush=True)
+        async for signum in signals:
+            print(stats_line(srf, engine), flush=True)
+            if signum != signal.SIGUSR1:
+                return

@@ -32,18 +32,20 @@ shortens the RFC 3261 timers (see ``examples/uas.py``).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import signal
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
-from _agent import add_agent_options, open_agent_srf
+from _agent import (
+    add_agent_options,
+    open_agent_srf,
+    serve_until_signalled,
+    timers_for,
+)
 
-from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.errors import DialogError, SipError, SrfError
 from trio_srf.srf import Dialog, Request, Response, Srf, copy_headers
@@ -55,11 +57,6 @@ DEFAULT_LISTEN = "sip:127.0.0.1:5060;transport=udp,tcp"
 RELAYED = ("all",)
 
 Handler = Callable[[Request, Response], Awaitable[None]]
-
-
-def timers_for(t1: float) -> TimerConfig:
-    """RFC 3261 timers scaled from T1 (T2 = 8*T1, T4 = 10*T1, Timer D = 64*T1, capped)."""
-    return TimerConfig(t1=t1, t2=min(4.0, 8 * t1), t4=min(5.0, 10 * t1), timer_d=min(32.0, 64 * t1))
 
 
 def _with_type(pairs: list[tuple[str, str]], message: Any) -> list[tuple[str, str]]:
@@ -153,47 +150,6 @@ def build_b2bua(target: str) -> Srf:
 
     srf.use("invite", invite)
     return srf
-
-
-def stats_line(srf: Srf, engine: Engine | None) -> str:
-    """``stats {json}``: the engine's tables and counters, the Srf's, and call outcomes."""
-    s = srf.statistics()
-    data: dict[str, Any] = {
-        "outcomes": dict(srf.locals.get("outcomes", {})),
-        "events": dict(srf.locals.get("events", {})),
-        "srf": {
-            "requests": s.requests,
-            "pending_requests": s.pending_requests,
-            "dialogs": s.dialogs,
-            "handler_errors": s.handler_errors,
-            "unanswered": s.unanswered,
-        },
-    }
-    if engine is not None:
-        e = engine.statistics()
-        data["engine"] = {
-            "client_transactions": e.stack.client_transactions,
-            "server_transactions": e.stack.server_transactions,
-            "dialogs": e.stack.dialogs,
-            "client_handles": e.client_handles,
-            "retransmissions_out": e.stack.retransmissions_out,
-            "retransmissions_in": e.stack.retransmissions_in,
-            "inbox_drops": e.inbox_drops,
-            "overload_503": e.overload_503,
-            "internal_errors": e.internal_errors,
-        }
-    return "stats " + json.dumps(data, sort_keys=True)
-
-
-async def serve_until_signalled(srf: Srf, engine: Engine | None) -> None:
-    """Print stats on SIGUSR1; return on SIGINT/SIGTERM after printing them once more."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
-        for lst in engine.listening if engine is not None else ():
-            print(f"listening on {lst.contact}", flush=True)
-        async for signum in signals:
-            print(stats_line(srf, engine), flush=True)
-            if signum != signal.SIGUSR1:
-                return
 
 
 async def run(

@@ -34,7 +34,6 @@ import argparse
 import json
 import logging
 import math
-import re
 import signal
 import sys
 from collections import Counter
@@ -42,9 +41,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import trio
-from _agent import add_agent_options, open_agent_srf
+from _agent import (
+    add_agent_options,
+    engine_tables,
+    listen_host,
+    open_agent_srf,
+    srf_counters,
+    timers_for,
+)
 
-from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.errors import SipError, SrfError
 from trio_srf.media import SessionDescription
@@ -53,33 +58,6 @@ from trio_srf.srf import Srf
 log = logging.getLogger("uac")
 
 DEFAULT_LISTEN = "sip:127.0.0.1:5060;transport=udp,tcp"
-
-
-def timers_for(t1: float) -> TimerConfig:
-    """RFC 3261 timers scaled from T1 (T2 = 8*T1, T4 = 10*T1, Timer D = 64*T1, capped)."""
-    return TimerConfig(t1=t1, t2=min(4.0, 8 * t1), t4=min(5.0, 10 * t1), timer_d=min(32.0, 64 * t1))
-
-
-def listen_host(spec: str) -> str:
-    """The host of a listen spec (``sip:HOST:PORT;...``), for our SDP; 0.0.0.0 -> 127.0.0.1."""
-    match = re.match(r"sips?:(\[[^\]]+\]|[^:;]+)", spec)
-    host = match.group(1).strip("[]") if match else "127.0.0.1"
-    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
-
-
-def engine_tables(engine: Engine) -> dict[str, int]:
-    """The engine's table sizes and the counters that show trouble."""
-    e = engine.statistics()
-    return {
-        "client_transactions": e.stack.client_transactions,
-        "server_transactions": e.stack.server_transactions,
-        "dialogs": e.stack.dialogs,
-        "client_handles": e.client_handles,
-        "retransmissions_out": e.stack.retransmissions_out,
-        "retransmissions_in": e.stack.retransmissions_in,
-        "inbox_drops": e.inbox_drops,
-        "internal_errors": e.internal_errors,
-    }
 
 
 def _drained(engine: Engine) -> bool:
@@ -195,23 +173,11 @@ async def run(
             f"outcomes={dict(outcomes)}",
             flush=True,
         )
-        data: dict[str, Any] = {"outcomes": dict(outcomes), "srf": attrs_dict(srf)}
+        data: dict[str, Any] = {"outcomes": dict(outcomes), "srf": srf_counters(srf)}
         if engine is not None:
             data["engine"] = engine_tables(engine)
         print("stats " + json.dumps(data, sort_keys=True), flush=True)
     return 0 if failed == 0 else 1
-
-
-def attrs_dict(srf: Srf) -> dict[str, int]:
-    """The Srf's counters as a plain dict."""
-    s = srf.statistics()
-    return {
-        "requests": s.requests,
-        "pending_requests": s.pending_requests,
-        "dialogs": s.dialogs,
-        "handler_errors": s.handler_errors,
-        "unanswered": s.unanswered,
-    }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -31,19 +31,20 @@ transaction tables empty within 64*T1 of the last call; the default is RFC 3261'
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import re
-import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import trio
-from _agent import add_agent_options, open_agent_srf
+from _agent import (
+    add_agent_options,
+    listen_host,
+    open_agent_srf,
+    serve_until_signalled,
+    timers_for,
+)
 
-from trio_srf.core import TimerConfig
 from trio_srf.engine import Engine, EngineConfig
 from trio_srf.media import SessionDescription
 from trio_srf.srf import Request, Response, Srf
@@ -54,48 +55,6 @@ log = logging.getLogger("uas")
 _ANSWER = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
 
 DEFAULT_LISTEN = "sip:127.0.0.1:5060;transport=udp,tcp"
-
-
-def timers_for(t1: float) -> TimerConfig:
-    """RFC 3261 timers scaled from T1 (T2 = 8*T1, T4 = 10*T1, Timer D = 64*T1, capped)."""
-    return TimerConfig(t1=t1, t2=min(4.0, 8 * t1), t4=min(5.0, 10 * t1), timer_d=min(32.0, 64 * t1))
-
-
-def listen_host(spec: str) -> str:
-    """The host of a listen spec (``sip:HOST:PORT;...``), for our SDP; 0.0.0.0 -> 127.0.0.1."""
-    match = re.match(r"sips?:(\[[^\]]+\]|[^:;]+)", spec)
-    host = match.group(1).strip("[]") if match else "127.0.0.1"
-    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
-
-
-def stats_line(srf: Srf, engine: Engine | None) -> str:
-    """``stats {json}``: the engine's tables and counters, the Srf's, and call outcomes."""
-    data: dict[str, Any] = {
-        "outcomes": dict(srf.locals.get("outcomes", {})),
-        "events": dict(srf.locals.get("events", {})),
-    }
-    s = srf.statistics()
-    data["srf"] = {
-        "requests": s.requests,
-        "pending_requests": s.pending_requests,
-        "dialogs": s.dialogs,
-        "handler_errors": s.handler_errors,
-        "unanswered": s.unanswered,
-    }
-    if engine is not None:
-        e = engine.statistics()
-        data["engine"] = {
-            "client_transactions": e.stack.client_transactions,
-            "server_transactions": e.stack.server_transactions,
-            "dialogs": e.stack.dialogs,
-            "client_handles": e.client_handles,
-            "retransmissions_out": e.stack.retransmissions_out,
-            "retransmissions_in": e.stack.retransmissions_in,
-            "inbox_drops": e.inbox_drops,
-            "overload_503": e.overload_503,
-            "internal_errors": e.internal_errors,
-        }
-    return "stats " + json.dumps(data, sort_keys=True)
 
 
 def _answer_sdp(ours: SessionDescription, offer: str) -> str:
@@ -158,17 +117,6 @@ def build_uas(*, sdp_host: str = "127.0.0.1", ring_ms: int = 0, reject: int | No
 
     srf.use("invite", invite)
     return srf
-
-
-async def serve_until_signalled(srf: Srf, engine: Engine | None) -> None:
-    """Print stats on SIGUSR1; return on SIGINT/SIGTERM after printing them once more."""
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
-        for lst in engine.listening if engine is not None else ():
-            print(f"listening on {lst.contact}", flush=True)
-        async for signum in signals:
-            print(stats_line(srf, engine), flush=True)
-            if signum != signal.SIGUSR1:
-                return
 
 
 async def run(
