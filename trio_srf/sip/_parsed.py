@@ -42,6 +42,8 @@ from ._uri import (
     SIP_FAST,
     URI,
     _bounded_int,
+    _format_params,
+    _set_in_place,
     is_valid_host,
     make_sip_uri,
     parse_uri,
@@ -204,9 +206,8 @@ def has_param(params: Params, name: str) -> bool:
     return any(n.lower() == name for n, _ in params)
 
 
-def format_params(params: Params) -> str:
-    """Serialize parameters as ``;name=value;flag``."""
-    return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+#: Serialize parameters as ``;name=value;flag`` (shared with the URI parser).
+format_params = _format_params
 
 
 def _set_param(params: Params, name: str, value: str | None) -> Params:
@@ -216,14 +217,7 @@ def _set_param(params: Params, name: str, value: str | None) -> Params:
         m = _GEN_VALUE_AT_RE.match(value)
         if m is None or m.end() != len(value):
             raise _err(f"invalid parameter value {value!r}")
-    low = name.lower()
-    out = list(params)
-    for i, (n, _) in enumerate(out):
-        if n.lower() == low:
-            out[i] = (n, value)
-            return tuple(out)
-    out.append((name, value))
-    return tuple(out)
+    return _set_in_place(params, name, value)
 
 
 def _parse_params_at(text: str, pos: int) -> tuple[Params, int]:

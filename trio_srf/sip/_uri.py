@@ -249,12 +249,12 @@ def _split_params(text: str) -> Params:
 
 
 def _format_params(params: Params) -> str:
+    """Serialize parameters as ``;name=value;flag`` (URI and header parameters alike)."""
     return "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
 
 
-def _replace_param(params: Params, name: str, value: str | None) -> Params:
-    if not _valid_param_item(name) or (value is not None and not _valid_param_item(value)):
-        raise _err(f"invalid URI parameter {name!r}={value!r}")
+def _set_in_place(params: Params, name: str, value: str | None) -> Params:
+    """Replace the first ``name`` (case-insensitive) in place, or append it; no validation."""
     low = name.lower()
     out = list(params)
     for i, (n, _) in enumerate(out):
@@ -263,6 +263,12 @@ def _replace_param(params: Params, name: str, value: str | None) -> Params:
             return tuple(out)
     out.append((name, value))
     return tuple(out)
+
+
+def _replace_param(params: Params, name: str, value: str | None) -> Params:
+    if not _valid_param_item(name) or (value is not None and not _valid_param_item(value)):
+        raise _err(f"invalid URI parameter {name!r}={value!r}")
+    return _set_in_place(params, name, value)
 
 
 @attrs.frozen(eq=False)
