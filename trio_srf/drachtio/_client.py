@@ -47,6 +47,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._notices import deliver_notice
 from ..agent import AckReceived, DialogEnded, IncomingRequest, Notice, RequestCancelled
 from ..core import Flow
 from ..core._events import ProxyOutcome
@@ -411,19 +412,7 @@ class DrachtioAgent:
             self._nursery.start_soon(fn, *args)
 
     def _notify(self, key: str | None, notice: Notice) -> None:
-        chan = self._dialog_chans.get(key) if key is not None else None
-        if chan is not None:
-            try:
-                chan.send_nowait(notice)
-                return
-            except trio.WouldBlock:
-                pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._dialog_chans.pop(key or "", None)
-        with contextlib.suppress(
-            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
-        ):
-            self._incoming_send.send_nowait(notice)
+        deliver_notice(self._dialog_chans, self._incoming_send, key, notice)
 
     def _register_dialog(
         self, link: _Link, did: str, call_id: str, local: str, remote: str

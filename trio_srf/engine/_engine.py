@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 import trio
 
+from .._notices import deliver_notice
 from ..agent import AckReceived, DialogEnded, IncomingRequest, Notice, RequestCancelled
 from ..core import (
     AckReceived as CoreAckReceived,
@@ -708,19 +709,7 @@ class Engine:
                 self._dialog_ids.pop(key, None)
 
     def _notify(self, key: str | None, notice: Notice) -> None:
-        chan = self._dialog_chans.get(key) if key is not None else None
-        if chan is not None:
-            try:
-                chan.send_nowait(notice)
-                return
-            except trio.WouldBlock:
-                pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._dialog_chans.pop(key or "", None)
-        with contextlib.suppress(
-            trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError
-        ):
-            self._incoming_send.send_nowait(notice)
+        deliver_notice(self._dialog_chans, self._incoming_send, key, notice)
 
     def _on_request(self, event: RequestReceived) -> None:
         key = self._key(event.dialog_id) if event.dialog_id is not None else None
