@@ -140,13 +140,14 @@ def build_b2bua(target: str) -> Srf:
             if req.cancelled:
                 outcome = "487 cancelled"
             outcomes[outcome] += 1
-            log.info(
-                "call %s from %s -> %s duration %.2fs",
-                req.call_id,
-                req.calling_number or req.source_address,
-                outcome,
-                trio.current_time() - start,
-            )
+            if log.isEnabledFor(logging.INFO):  # --quiet: skip building the line's arguments
+                log.info(
+                    "call %s from %s -> %s duration %.2fs",
+                    req.call_id,
+                    req.calling_number or req.source_address,
+                    outcome,
+                    trio.current_time() - start,
+                )
 
     srf.use("invite", invite)
     return srf

@@ -78,6 +78,7 @@ def build_uas(*, sdp_host: str = "127.0.0.1", ring_ms: int = 0, reject: int | No
     srf.locals["outcomes"] = outcomes
     srf.locals["events"] = events
     local = SessionDescription.build(sdp_host, 6000)
+    local_text = str(local)  # the same 200 SDP for every call: serialised once
 
     async def invite(req: Request, res: Response) -> None:
         start = trio.current_time()
@@ -98,7 +99,7 @@ def build_uas(*, sdp_host: str = "127.0.0.1", ring_ms: int = 0, reject: int | No
             await res.send(180)
             if ring_ms > 0:
                 await trio.sleep(ring_ms / 1000)
-            async with srf.create_uas(req, res, local_sdp=str(local), on_modify=on_modify) as call:
+            async with srf.create_uas(req, res, local_sdp=local_text, on_modify=on_modify) as call:
                 await trio.sleep_forever()  # until the caller's BYE cancels the block
             assert call.termination is not None
             outcome = f"200 {call.termination.value}"
@@ -106,14 +107,15 @@ def build_uas(*, sdp_host: str = "127.0.0.1", ring_ms: int = 0, reject: int | No
             if req.cancelled:
                 outcome = "487 cancelled"
             outcomes[outcome] += 1
-            log.info(
-                "call %s from %s -> %s modify=%d duration %.2fs",
-                req.call_id,
-                req.calling_number or req.source_address,
-                outcome,
-                modifies,
-                trio.current_time() - start,
-            )
+            if log.isEnabledFor(logging.INFO):  # --quiet: skip building the line's arguments
+                log.info(
+                    "call %s from %s -> %s modify=%d duration %.2fs",
+                    req.call_id,
+                    req.calling_number or req.source_address,
+                    outcome,
+                    modifies,
+                    trio.current_time() - start,
+                )
 
     srf.use("invite", invite)
     return srf

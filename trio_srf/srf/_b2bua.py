@@ -170,7 +170,7 @@ async def b2bua_connect(
             srf,
             req,
             res,
-            local_sdp=uac.remote.sdp if local_sdp_a is None else local_sdp_a,
+            local_sdp=uac._remote_sdp() if local_sdp_a is None else local_sdp_a,
             headers=a_headers,
             handlers=handlers_a,
         )

@@ -101,6 +101,12 @@ class Party:
     sdp: str = ""
 
 
+def _party_or_factory(
+    given: Party | Callable[[], Party],
+) -> tuple[Party | None, Callable[[], Party] | None]:
+    return (given, None) if isinstance(given, Party) else (None, given)
+
+
 def _same_session(old: str, new: str) -> bool:
     """Whether ``new`` repeats ``old``'s o= session id and version (a refresh, RFC 3264 §8)."""
     if not new.strip():
@@ -153,8 +159,8 @@ class Dialog:
         *,
         type: str,
         call_id: str,
-        local: Party,
-        remote: Party,
+        local: Party | Callable[[], Party],
+        remote: Party | Callable[[], Party],
         request: SipRequest,
         response: SipResponse,
         handlers: dict[str, Callable[..., Awaitable[None]]] | None = None,
@@ -163,8 +169,10 @@ class Dialog:
         self.id = dialog_id
         self.type = type
         self.call_id = call_id
-        self.local = local
-        self.remote = remote
+        # A callable makes the Party on first access: most dialogs never read the Contact
+        # URIs, and parsing them is a good part of what setting a dialog up costs.
+        self._local, self._make_local = _party_or_factory(local)
+        self._remote, self._make_remote = _party_or_factory(remote)
         self.req = request
         self.res = response
         self.state = DialogState.CONFIRMED
@@ -175,11 +183,15 @@ class Dialog:
         self._handlers: dict[str, Callable[..., Awaitable[None]]] = {}
         for name, fn in (handlers or {}).items():
             self.on(name, fn)
-        self._inbox_send, self._inbox = trio.open_memory_channel[Notice](srf.dialog_queue)
+        # Typed by annotation: subscripting open_memory_channel costs a typing lookup per call.
+        self._inbox_send: trio.MemorySendChannel[Notice]
+        self._inbox: trio.MemoryReceiveChannel[Notice]
+        self._inbox_send, self._inbox = trio.open_memory_channel(srf.dialog_queue)
         self._scopes: list[trio.CancelScope] = []
         self._subscribers: list[trio.MemorySendChannel[DialogEvent]] = []
         self._acked = trio.Event()
         self._done = trio.Event()
+        self._settled = trio.Event()  # acked or ended: what wait_acked() waits for
         self._service_scope = trio.CancelScope()
         self._reinvite_lock = trio.Lock()
         self._reinvite_pending = False
@@ -187,6 +199,37 @@ class Dialog:
 
     def __repr__(self) -> str:
         return f"<Dialog {self.type} {self.id} {self.state.value}>"
+
+    @property
+    def local(self) -> Party:
+        """Our side (Contact URI, tag, current SDP)."""
+        if self._local is None:
+            assert self._make_local is not None
+            self._local, self._make_local = self._make_local(), None
+        return self._local
+
+    @local.setter
+    def local(self, party: Party) -> None:
+        self._local, self._make_local = party, None
+
+    @property
+    def remote(self) -> Party:
+        """The peer's side (Contact URI, tag, current SDP)."""
+        if self._remote is None:
+            assert self._make_remote is not None
+            self._remote, self._make_remote = self._make_remote(), None
+        return self._remote
+
+    @remote.setter
+    def remote(self, party: Party) -> None:
+        self._remote, self._make_remote = party, None
+
+    def _remote_sdp(self) -> str:
+        """``remote.sdp`` without making the Party (a B2BUA needs only B's SDP for A)."""
+        if self._remote is None:  # what the factories of _uac/_uas would put there
+            message = self.res if self.type == "uac" else self.req
+            return message.body.decode("utf-8", "replace")
+        return self._remote.sdp
 
     @property
     def connected(self) -> bool:
@@ -358,15 +401,7 @@ class Dialog:
         Raises:
             DialogError: the dialog ended first (e.g. ACK timeout).
         """
-        async with trio.open_nursery() as nursery:
-
-            async def watch_end() -> None:
-                await self._done.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch_end)
-            await self._acked.wait()
-            nursery.cancel_scope.cancel()
+        await self._settled.wait()
         if not self._acked.is_set():
             why = self.termination.value if self.termination else "unknown"
             raise DialogError(f"dialog {self.id} ended before the ACK ({why})")
@@ -383,28 +418,63 @@ class Dialog:
         ended_by: Destroyed | None = None
         try:
             with self._service_scope:
-                async with trio.open_nursery() as nursery:
-                    async for notice in self._inbox:
-                        if isinstance(notice, IncomingRequest):
-                            if notice.request.method == "BYE":
-                                ended_by = await self._on_bye(notice)
-                                break
-                            nursery.start_soon(self._on_request, notice)
-                        elif isinstance(notice, AckReceived):
-                            self._on_ack(notice, nursery)
-                        elif isinstance(notice, DialogEnded):
-                            if self.termination is None:
-                                self.termination = _REASONS.get(
-                                    notice.reason, Termination.REQUEST_FAILED
-                                )
-                                ended_by = Destroyed(self.termination)
-                            break
-                    nursery.cancel_scope.cancel()
+                # Most dialogs only ever see an ACK and a BYE, which need no task of their
+                # own: the nursery for request handlers is opened on the first one needed.
+                ended, ended_by, pending = await self._serve(None, None)
+                if not ended:
+                    async with trio.open_nursery() as nursery:
+                        _, ended_by, _ = await self._serve(nursery, pending)
+                        nursery.cancel_scope.cancel()
         finally:
             if self.termination is None:
                 self.termination = Termination.AGENT_LOST
                 ended_by = Destroyed(self.termination)
             await self._finish(ended_by)
+
+    async def _serve(
+        self, nursery: trio.Nursery | None, pending: Notice | None
+    ) -> tuple[bool, Destroyed | None, Notice | None]:
+        """Handle the inbox in order, starting with ``pending``.
+
+        Returns ``(True, ended_by, None)`` once the dialog ended (or the inbox closed),
+        or ``(False, None, notice)`` for the first notice that needs a task while
+        ``nursery`` is ``None``.
+        """
+        if pending is not None:
+            ended, ended_by = await self._handle(pending, nursery)
+            if ended:
+                return True, ended_by, None
+        async for notice in self._inbox:
+            if nursery is None and self._needs_task(notice):
+                return False, None, notice
+            ended, ended_by = await self._handle(notice, nursery)
+            if ended:
+                return True, ended_by, None
+        return True, None, None
+
+    def _needs_task(self, notice: Notice) -> bool:
+        if isinstance(notice, IncomingRequest):
+            return notice.request.method != "BYE"
+        return isinstance(notice, AckReceived) and "ack" in self._handlers
+
+    async def _handle(
+        self, notice: Notice, nursery: trio.Nursery | None
+    ) -> tuple[bool, Destroyed | None]:
+        """One notice; ``(True, ended_by)`` when it ended the dialog."""
+        if isinstance(notice, IncomingRequest):
+            if notice.request.method == "BYE":
+                return True, await self._on_bye(notice)
+            assert nursery is not None
+            nursery.start_soon(self._on_request, notice)
+        elif isinstance(notice, AckReceived):
+            self._on_ack(notice, nursery)
+        elif isinstance(notice, DialogEnded):
+            ended_by = None
+            if self.termination is None:
+                self.termination = _REASONS.get(notice.reason, Termination.REQUEST_FAILED)
+                ended_by = Destroyed(self.termination)
+            return True, ended_by
+        return False, None
 
     async def _finish(self, ended_by: Destroyed | None) -> None:
         self.state = DialogState.TERMINATED
@@ -416,6 +486,7 @@ class Dialog:
             chan.close()
         self._subscribers.clear()
         self._done.set()
+        self._settled.set()
         handler = self._handlers.get("destroy")
         if handler is not None and ended_by is not None:
             try:
@@ -432,13 +503,28 @@ class Dialog:
             await res.send(200)
         return Destroyed(Termination.REMOTE_HANGUP, notice.request)
 
-    def _on_ack(self, notice: AckReceived, nursery: trio.Nursery) -> None:
+    def _ack_inline(self, notice: AckReceived) -> bool:
+        """Take an ACK straight from the dispatcher when that keeps the order.
+
+        The ACK needs no task unless the app has an ``ack`` handler; with the inbox
+        empty nothing it could overtake is queued, so the service task's round trip
+        (a channel hop and a wake-up per call) is skipped.
+        """
+        if "ack" in self._handlers or self._inbox_send.statistics().current_buffer_used:
+            return False
+        self._on_ack(notice, None)
+        return True
+
+    def _on_ack(self, notice: AckReceived, nursery: trio.Nursery | None) -> None:
         if notice.request.body:
             self.remote.sdp = notice.request.body.decode("utf-8", "replace")
         self._acked.set()
-        self._emit(Acked(notice.request))
+        self._settled.set()
+        if self._subscribers:
+            self._emit(Acked(notice.request))
         handler = self._handlers.get("ack")
         if handler is not None:
+            assert nursery is not None
             nursery.start_soon(self._call_quietly, handler, notice.request)
 
     async def _call_quietly(self, handler: Callable[..., Awaitable[None]], *args: Any) -> None:
@@ -522,12 +608,18 @@ async def leave_scope(
     """Leave a dialog block: hang up what still lives (shielded, bounded), exit the scope."""
     legs = list(dialogs)
     try:
-        with trio.CancelScope(shield=True) as shield:
-            if legs:
-                shield.deadline = trio.current_time() + legs[0].srf.teardown_timeout
-            async with trio.open_nursery() as nursery:
-                for leg in legs:
-                    nursery.start_soon(_teardown, leg)
+        # A leg that already ended (remote BYE, the usual case) needs no await at all, and
+        # a single live leg is hung up here: a nursery only when two legs must be in parallel.
+        live = [leg for leg in legs if not leg._done.is_set()]
+        if live:
+            with trio.CancelScope(shield=True) as shield:
+                shield.deadline = trio.current_time() + live[0].srf.teardown_timeout
+                if len(live) == 1:
+                    await _teardown(live[0])
+                else:
+                    async with trio.open_nursery() as nursery:
+                        for leg in live:
+                            nursery.start_soon(_teardown, leg)
     finally:
         for leg in legs:
             with contextlib.suppress(ValueError):

@@ -94,14 +94,13 @@ async def run_chain(layers: list[Layer], req: Request, res: Response, tail: Tail
                 continue
             if (layer.kind == "error") != (err is not None):
                 continue
-            nxt = _next_for(index)
             try:
-                if layer.kind == "error":
-                    await layer.fn(err, req, res, nxt)
-                elif layer.kind == "middleware":
-                    await layer.fn(req, res, nxt)
-                else:
+                if layer.kind == "handler":
                     await layer.fn(req, res)
+                elif layer.kind == "middleware":
+                    await layer.fn(req, res, _next_for(index))
+                else:
+                    await layer.fn(err, req, res, _next_for(index))
             except Exception as exc:  # a layer's failure is the next error layer's business
                 err = exc
                 continue

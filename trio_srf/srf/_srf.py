@@ -282,6 +282,8 @@ class Srf:
         assert did is not None
         dialog = self._dialogs.get(did)
         if dialog is not None:
+            if isinstance(notice, AckReceived) and dialog._ack_inline(notice):
+                return
             await self._deliver(dialog, notice)
         elif isinstance(notice, IncomingRequest | AckReceived):
             self._orphans.setdefault(did, []).append((trio.current_time(), notice))

@@ -236,12 +236,14 @@ async def uac_connect(
         did,
         type="uac",
         call_id=final.call_id,
-        local=Party(
+        # Made on first access (Dialog.local/remote): the tags were parsed by dialog_id_for,
+        # the Contacts need parsing and most calls never look at them.
+        local=lambda: Party(
             _contact_of(sent) or "",
             sent.from_.tag or "",
             as_body(local_sdp).decode("utf-8", "replace"),
         ),
-        remote=Party(
+        remote=lambda: Party(
             _contact_of(final) or target,
             final.to.tag or "",
             final.body.decode("utf-8", "replace"),

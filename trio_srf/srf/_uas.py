@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..errors import DialogError
+from ..errors import DialogError, ProtocolError
 from ._dialog import Dialog, Party, leave_scope
 from ._request import Request
 from ._response import HeadersArg, Response, as_body, header_pairs
@@ -31,9 +31,13 @@ __all__ = ["UasContext", "uas_answer"]
 
 
 def _contact(message: Any) -> str:
-    for contact in message.contact:
-        if contact.uri is not None:
-            return str(contact.uri)
+    """The first Contact URI, or empty (called lazily, so it must not raise)."""
+    try:
+        for contact in message.contact:
+            if contact.uri is not None:
+                return str(contact.uri)
+    except ProtocolError:
+        pass
     return ""
 
 
@@ -59,13 +63,15 @@ async def uas_answer(
     if did is None:
         raise DialogError("the agent made no dialog for the 2xx")
     msg = req.msg
+    # The Parties are made on first access (Dialog.local/remote): the tags were parsed by
+    # dialog_id_for, the Contacts need parsing and most calls never look at them.
     dialog = Dialog(
         srf,
         did,
         type="uas",
         call_id=msg.call_id,
-        local=Party(_contact(sent), sent.to.tag or "", body.decode("utf-8", "replace")),
-        remote=Party(_contact(msg), msg.from_.tag or "", req.text),
+        local=lambda: Party(_contact(sent), sent.to.tag or "", body.decode("utf-8", "replace")),
+        remote=lambda: Party(_contact(msg), msg.from_.tag or "", req.text),
         request=msg,
         response=sent,
         handlers=handlers,
