@@ -23,7 +23,18 @@ apt_install() {
 # Real SIP peer for interop tests.
 command -v sipp >/dev/null 2>&1 || apt_install sip-tester
 
-PY=${PYTHON:-python3}
+# The interpreter: $PYTHON if set; else Debian's own /usr/bin/python3 when it is 3.11 or newer,
+# even if another python3 (pyenv, a source build) comes first on PATH. Debian builds CPython
+# with PGO and LTO and links libpython statically; a default pyenv build (no
+# --enable-optimizations, --enable-shared) runs trio_srf's parser and engine about 25% slower
+# on the same machine (see benchmarks/README.md). Elsewhere, the python3 on PATH.
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  PY=/usr/bin/python3
+else
+  PY=python3
+fi
 if [ ! -x .venv/bin/python ]; then
   if ! "$PY" -m venv .venv 2>/dev/null; then
     apt_install python3-venv
