@@ -39,9 +39,12 @@ __all__ = ["TARGET_REFRESH_METHODS", "Dialog", "DialogId", "DialogState"]
 TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class DialogId:
     """A dialog's identity from our point of view (§12).
+
+    The hash is cached: a dialog id is looked up in several tables (dialogs,
+    pending 2xx, timers) for every message of the dialog.
 
     Attributes:
         call_id: The Call-ID.

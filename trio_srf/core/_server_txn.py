@@ -74,7 +74,9 @@ def response_flow(request: Request, flow: Flow) -> Flow:
     host = via.received or _bare(via.host)
     rport = via.rport
     port = rport if rport is not None else (via.port or default_port)
-    return Flow(flow.transport, (_bare(host), port), flow.local)
+    remote = (_bare(host), port)
+    # Usually the answer goes back where the request came from: reuse that flow.
+    return flow if remote == flow.remote else Flow(flow.transport, remote, flow.local)
 
 
 @attrs.define(eq=False)
@@ -113,6 +115,11 @@ class ServerTransaction:
     internal: bool = False
     _data: bytes | None = None
     _interval: float = 0.0
+
+    @property
+    def last_sent(self) -> bytes | None:
+        """The wire form of the last response sent, or ``None``."""
+        return self._data
 
     @property
     def is_invite(self) -> bool:

@@ -621,7 +621,10 @@ class SipStack:
         if method == "INVITE" and 200 <= status < 300:
             # §13.3.1.4: retransmit the 2xx until ACK, give up after 64*T1.
             t1 = self.config.t1
-            pending = _Pending2xx(response.serialize(), txn.reply_flow, request.cseq.seq, t1)
+            data = txn.last_sent if txn.last_response is response else None
+            if data is None:
+                data = response.serialize()
+            pending = _Pending2xx(data, txn.reply_flow, request.cseq.seq, t1)
             self._pending_2xx[did] = pending
             self._timers.set(did, "2xx", now + t1)
             self._timers.set(did, "2xx_end", now + 64 * t1)
