@@ -629,12 +629,16 @@ class Engine:
         if self._closed:
             return False
         self._feed(item, trio.current_time())
+        notified = True
         try:
-            self._dispatch_events()
+            notified = self._dispatch_events()
         except Exception:
             self._internal_errors += 1
             logger.exception("internal error in event handling")
-        await self._flush(checkpoint=False)
+        # Yield only when some task got something to do: the reader then takes
+        # one datagram per scheduler pass, as the application takes one notice
+        # per pass, so a flood cannot outrun the application into 503s.
+        await self._flush(checkpoint=notified)
         return True
 
     def _feed(self, item: Any, now: float) -> None:
@@ -679,8 +683,17 @@ class Engine:
         except TransportFailure:
             self._send_errors += 1
 
-    def _dispatch_events(self) -> None:
-        for event in self._stack.events():
+    def _dispatch_events(self) -> bool:
+        """Hand the stack's events to their tasks; return whether any task was notified."""
+        events = self._stack.events()
+        notified = False
+        for event in events:
+            if isinstance(event, TransactionTerminated | AckTimeout):
+                # Bookkeeping only (AckTimeout: DialogTerminated follows).
+                if isinstance(event, TransactionTerminated):
+                    self._clients.pop(event.txn_id, None)
+                continue
+            notified = True
             if self._proxy.handle_event(event):
                 continue
             if isinstance(event, RequestReceived):
@@ -708,14 +721,11 @@ class Engine:
                 handle = self._clients.pop(event.txn_id, None)
                 if handle is not None:
                     handle._deliver(TransportFailure())
-            elif isinstance(event, TransactionTerminated):
-                self._clients.pop(event.txn_id, None)
-            elif isinstance(event, AckTimeout):
-                pass  # DialogTerminated(reason="ack_timeout") follows
             elif isinstance(event, DialogTerminated):
                 key = dialog_key(event.dialog_id)
                 self._notify(key, DialogEnded(key, event.reason))
                 self._dialog_ids.pop(key, None)
+        return notified
 
     def _notify(self, key: str | None, notice: Notice) -> None:
         deliver_notice(self._dialog_chans, self._incoming_send, key, notice)
