@@ -637,8 +637,12 @@ class Engine:
             logger.exception("internal error in event handling")
         # Yield only when some task got something to do: the reader then takes
         # one datagram per scheduler pass, as the application takes one notice
-        # per pass, so a flood cannot outrun the application into 503s.
+        # per pass. A datagram can bring more than one notice (a BYE's answer
+        # ends the dialog), so while the application is behind the reader
+        # yields once more, and a flood cannot outrun it into 503s.
         await self._flush(checkpoint=notified)
+        if notified and self._incoming_send.statistics().current_buffer_used:
+            await trio.lowlevel.checkpoint()
         return True
 
     def _feed(self, item: Any, now: float) -> None:
