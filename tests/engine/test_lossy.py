@@ -34,7 +34,11 @@ from trio_srf.core import TimerConfig
 from trio_srf.engine import ClientTransaction, Engine, EngineConfig, open_engine
 from trio_srf.sip import Request, new_call_id, new_tag
 
-FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.05, timer_d=0.1, trying_delay=0.0)
+# T4 is the longest a message may stay in the network (RFC 3261 §17.1.2.2): Timer I (a
+# server INVITE transaction's wait for ACK retransmissions) and Timer K last T4, so it must
+# exceed the relay's longest hold (LossyRelay.max_delay), or a retransmitted INVITE held past
+# the end of Timer I rightly arrives as a new request.
+FAST = TimerConfig(t1=0.02, t2=0.08, t4=0.1, timer_d=0.1, trying_delay=0.0)
 MAX_RUN = 3  # most drops in a row per direction
 SEEDS = [1, 7, 42, 2024]
 
