@@ -124,6 +124,32 @@ def test_mutating_headers_drops_cached_views() -> None:
     assert m.cseq.seq == 315000
 
 
+def test_changing_one_header_keeps_the_other_headers_views() -> None:
+    m = invite()
+    from_ = m.from_
+    m.headers.add("X-Extra", "1")
+    m.headers.set("To", "<sip:carol@chicago.example.com>;tag=9")
+    assert m.from_ is from_  # From's view survived the edits of other headers
+    assert (m.to.uri.host, m.to.tag) == ("chicago.example.com", "9")
+    m.headers.remove("From")
+    with pytest.raises(LocalProtocolError):
+        m.from_  # noqa: B018
+
+
+def test_make_response_starts_with_the_requests_views() -> None:
+    m = invite()
+    vias, from_, cseq, to = m.via, m.from_, m.cseq, m.to
+    r = m.make_response(200, to_tag="a6c85cf", headers=[("Contact", "<sip:bob@192.0.2.4>")])
+    # The unchanged lines share the request's parsed values; To got a tag, so it is new.
+    assert r.from_ is from_ and r.cseq is cseq
+    assert r.via == vias and r.via is not vias
+    assert r.to is not to and r.to.tag == "a6c85cf"
+    # A Via edit on the response leaves the request's view alone.
+    r.headers.prepend("Via", "SIP/2.0/UDP p.example.com;branch=z9hG4bKp")
+    assert len(r.via) == 3 and len(m.via) == 2
+    assert m.make_response(100).to is to  # no tag on a 100: To unchanged, view shared
+
+
 # -- Headers editing -------------------------------------------------------------
 
 

@@ -9,8 +9,9 @@ Rules this module keeps (RFC 3261 §7.3):
 * Order is kept, and so are repeated headers: ``Via`` and ``Route`` order is
   meaning, and a proxy must not reorder them (§7.3.1).
 * Values are stored raw (unfolded, stripped of surrounding whitespace). Typed
-  views are parsed on first use and cached here (see :meth:`Headers.parsed`);
-  any mutation drops the cache, so a view never goes stale.
+  views are parsed on first use and cached here per header (see
+  :meth:`Headers.parsed`); a view depends only on the lines of its own header,
+  so changing a header drops that header's view, and a view never goes stale.
 * ``Content-Length`` is never stored: it is derived from the body when a
   message is serialized, so it can never disagree with it.
 """
@@ -176,7 +177,11 @@ class Headers:
         return f"Headers({self.items()!r})"
 
     def parsed(self, key: str, parse: Callable[[list[str]], T]) -> T:
-        """Return ``parse(values)`` for canonical ``key``, cached until the next mutation."""
+        """Return ``parse(values)`` for canonical ``key``, cached until that header changes.
+
+        ``parse`` must depend on nothing but the values of ``key`` (in order):
+        changing another header keeps the cached result.
+        """
         cache = self._cache
         result = cache.get(key, _MISSING)
         if result is _MISSING:
@@ -196,7 +201,7 @@ class Headers:
         if key == "content-length":
             return
         self._items.append((key, name, value))
-        self._cache.clear()
+        self._cache.pop(key, None)
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header line before the first ``name`` line (top of the list).
@@ -215,7 +220,7 @@ class Headers:
                 pos = i
                 break
         self._items.insert(pos, (key, name, value))
-        self._cache.clear()
+        self._cache.pop(key, None)
 
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` line with one line holding ``value``.
@@ -239,14 +244,14 @@ class Headers:
         if not placed:
             out.append((key, name, value))
         self._items = out
-        self._cache.clear()
+        self._cache.pop(key, None)
 
     def remove(self, name: str) -> int:
         """Remove every ``name`` line; return how many were removed."""
         key = header_key(name)
         before = len(self._items)
         self._items = [e for e in self._items if e[0] != key]
-        self._cache.clear()
+        self._cache.pop(key, None)
         return before - len(self._items)
 
     def pop_first(self, name: str) -> str | None:
@@ -255,7 +260,7 @@ class Headers:
         for i, (k, _, v) in enumerate(self._items):
             if k == key:
                 del self._items[i]
-                self._cache.clear()
+                self._cache.pop(key, None)
                 return v
         return None
 

@@ -441,6 +441,7 @@ class Request(SipMessage):
         src = self.headers
         out = Headers()
         entries = out._items
+        to_changed = False
         for entry in src._items:
             key = entry[0]
             if key in ("via", "from", "call-id", "cseq"):
@@ -449,6 +450,7 @@ class Request(SipMessage):
                 if to_tag is not None and self.to.tag is None and status != 100:
                     value = f"{entry[2]};tag={to_tag}"
                     entries.append((key, entry[1], value))
+                    to_changed = True
                 else:
                     entries.append(entry)
             elif (
@@ -463,6 +465,17 @@ class Request(SipMessage):
             ts = src.get("timestamp")
             if ts is not None:
                 entries.append(("timestamp", "Timestamp", ts))
+        # Via, From, CSeq (and To when no tag was added) are the request's lines
+        # unchanged, so their typed views are the request's too: the response
+        # starts with them cached instead of parsing them again. (The Via list is
+        # copied: it is the one mutable view.) Extra headers added below drop
+        # the view of their own header only.
+        cache = out._cache
+        for key, view in src._cache.items():
+            if key in ("from", "cseq") or (key == "to" and not to_changed):
+                cache[key] = view
+            elif key == "via" and isinstance(view, list):
+                cache[key] = list(view)
         for name, value in headers:
             out.add(name, value)
         return Response(status, reason if reason is not None else reason_phrase(status), out, body)
