@@ -199,3 +199,37 @@ def test_non_ascii_digits_are_not_numbers() -> None:
         assert info.value.status_hint == 400
     with pytest.raises(RemoteProtocolError):
         parse(b"SIP/2.0 2\xd9\xa0\xd9\xa0 OK\r\n\r\n")
+
+
+# -- recent From/To values are parsed once ----------------------------------------
+
+
+def test_a_calls_repeated_from_and_to_share_one_parsed_view() -> None:
+    first = parse(_invite(to="<sip:carol@chicago.example.com>"))
+    again = parse(_invite(to="<sip:carol@chicago.example.com>"))
+    assert again.from_ is first.from_ and again.to is first.to
+    assert (again.to.uri.host, again.from_.tag) == ("chicago.example.com", "1928301774")
+    other = parse(_invite(to="<sip:dave@chicago.example.com>"))
+    assert other.to is not first.to and other.to.uri.user == "dave"
+
+
+def test_an_invalid_to_is_rejected_every_time_and_never_remembered() -> None:
+    from trio_srf.sip import _parser
+
+    bad = "<sip:bob@bad host>"
+    for _ in range(2):
+        with pytest.raises(RemoteProtocolError) as info:
+            parse(_invite(to=bad))
+        assert info.value.status_hint == 400
+    assert bad not in _parser._NAME_ADDRS
+
+
+def test_the_recent_values_table_stays_bounded() -> None:
+    from trio_srf.sip import _parser
+
+    for i in range(_parser._NAME_ADDRS_MAX + 50):
+        parse(_invite(to=f"<sip:user{i}@biloxi.example.com>"))
+    assert len(_parser._NAME_ADDRS) <= _parser._NAME_ADDRS_MAX
+    # The newest stayed, the oldest went.
+    assert f"<sip:user{_parser._NAME_ADDRS_MAX + 49}@biloxi.example.com>" in _parser._NAME_ADDRS
+    assert "<sip:user0@biloxi.example.com>" not in _parser._NAME_ADDRS

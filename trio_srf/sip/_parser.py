@@ -25,6 +25,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import attrs
@@ -32,7 +33,7 @@ import attrs
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ._headers import Headers, header_key
 from ._message import Request, Response
-from ._parsed import parse_cseq, parse_name_addr, parse_via_list
+from ._parsed import NameAddr, parse_cseq, parse_name_addr, parse_via_list
 from ._uri import _SIP_FAST_RE, URI, AbsoluteURI, is_valid_host
 
 __all__ = ["DEFAULT_LIMITS", "KeepAlive", "ParserLimits", "StreamFramer", "parse"]
@@ -93,6 +94,15 @@ _VALID_NAME_KEYS: dict[str, str] = {}
 _MAX_KNOWN_NAMES = 1024
 
 _SALVAGE_KEYS = ("via", "call-id", "cseq", "from", "to")
+
+# From and To values seen recently, mapped to their (immutable) parsed views.
+# Every message of a call repeats them verbatim (INVITE, ACK, BYE and the
+# responses), so a call's later messages skip parsing them. Only values that
+# parsed are kept; the table is bounded (oldest out first), so hostile input
+# cannot grow it, and a stream of all-new values only pays a lookup and an
+# insert per header.
+_NAME_ADDRS: dict[str, NameAddr] = {}
+_NAME_ADDRS_MAX = 256
 
 
 def _salvage(lines: list[str], err: LocalProtocolError) -> RemoteProtocolError:
@@ -329,8 +339,8 @@ def _validate(msg: Request | Response) -> None:
         raise LocalProtocolError("empty Via header", is_request=is_request)
     cache = headers._cache
     cache["via"] = vias
-    cache["from"] = parse_name_addr(items[index("from")][2])
-    cache["to"] = parse_name_addr(items[index("to")][2])
+    cache["from"] = _name_addr(items[index("from")][2])
+    cache["to"] = _name_addr(items[index("to")][2])
     cseq = cache["cseq"] = parse_cseq(items[index("cseq")][2])
     if isinstance(msg, Request):
         if cseq.method != msg.method:
@@ -352,6 +362,20 @@ def _validate(msg: Request | Response) -> None:
             value = items[index("max-forwards")][2]
             if not (_MAX_FORWARDS_FAST_RE.match(value) and int(value) <= 255):
                 msg.max_forwards  # noqa: B018  (raises on a malformed value)
+
+
+def _name_addr(value: str) -> NameAddr:
+    """:func:`parse_name_addr` through the recent-values table (see ``_NAME_ADDRS``)."""
+    known = _NAME_ADDRS.get(value)
+    if known is not None:
+        return known
+    parsed = parse_name_addr(value)  # raises on an invalid value, which is not kept
+    if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
+        # Another thread may be evicting too: losing that race is harmless.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del _NAME_ADDRS[next(iter(_NAME_ADDRS))]
+    _NAME_ADDRS[value] = parsed
+    return parsed
 
 
 def _finish_error(err: LocalProtocolError, lines: list[str]) -> RemoteProtocolError:
