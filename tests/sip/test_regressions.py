@@ -230,6 +230,6 @@ def test_the_recent_values_table_stays_bounded() -> None:
     for i in range(_parser._NAME_ADDRS_MAX + 50):
         parse(_invite(to=f"<sip:user{i}@biloxi.example.com>"))
     assert len(_parser._NAME_ADDRS) <= _parser._NAME_ADDRS_MAX
-    # The newest stayed, the oldest went.
+    # Full, it starts afresh: the newest is there, the oldest is not.
     assert f"<sip:user{_parser._NAME_ADDRS_MAX + 49}@biloxi.example.com>" in _parser._NAME_ADDRS
     assert "<sip:user0@biloxi.example.com>" not in _parser._NAME_ADDRS

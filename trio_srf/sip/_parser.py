@@ -25,7 +25,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import attrs
@@ -98,7 +97,7 @@ _SALVAGE_KEYS = ("via", "call-id", "cseq", "from", "to")
 # From and To values seen recently, mapped to their (immutable) parsed views.
 # Every message of a call repeats them verbatim (INVITE, ACK, BYE and the
 # responses), so a call's later messages skip parsing them. Only values that
-# parsed are kept; the table is bounded (oldest out first), so hostile input
+# parsed are kept; the table is bounded (emptied when full), so hostile input
 # cannot grow it, and a stream of all-new values only pays a lookup and an
 # insert per header.
 _NAME_ADDRS: dict[str, NameAddr] = {}
@@ -371,9 +370,9 @@ def _name_addr(value: str) -> NameAddr:
         return known
     parsed = parse_name_addr(value)  # raises on an invalid value, which is not kept
     if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
-        # Another thread may be evicting too: losing that race is harmless.
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-            del _NAME_ADDRS[next(iter(_NAME_ADDRS))]
+        # Start afresh rather than evict one by one: deleting a dict's oldest
+        # keys makes finding the next oldest slower each time.
+        _NAME_ADDRS.clear()
     _NAME_ADDRS[value] = parsed
     return parsed
 
