@@ -614,7 +614,9 @@ class Engine:
         for transmit in transmits:
             await self._transmit(transmit)
         deadline = self._stack.next_deadline()
-        if deadline is not None and deadline < self._sleep_until:
+        # The loop sleeps until its earliest deadline *plus* the slack: comparing
+        # without the slack woke it for every message while any timer was armed.
+        if deadline is not None and deadline + self.config.timer_slack < self._sleep_until:
             self._kick()
         if checkpoint:
             await trio.lowlevel.checkpoint()
