@@ -51,7 +51,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -76,6 +77,7 @@ __all__ = [
     "pop_top_via",
     "preprocess_routes",
     "routed_through_us",
+    "set_hop_flow",
 ]
 
 #: Allowed values of :attr:`ProxyOptions.forking`.
@@ -87,6 +89,25 @@ _PREFERRED_4XX = (401, 407, 415, 420, 484)
 _RR_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 
 LocalAddresses = set[tuple[str, int]]
+
+#: A driver's synchronous next-hop lookup: the flow for a hop that needs no I/O, else ``None``.
+HopFlow = Callable[[str], Flow | None]
+_HOP_FLOWS: weakref.WeakKeyDictionary[SipStack, HopFlow] = weakref.WeakKeyDictionary()
+
+
+def set_hop_flow(stack: SipStack, hop_flow: HopFlow | None) -> None:
+    """Let ``stack``'s proxy contexts start branches without a :class:`ProxyHopNeeded` round trip.
+
+    ``hop_flow(next_hop)`` must be pure (no I/O): it returns the flow when the
+    hop resolves without lookups (an IP literal over a connectionless
+    transport) and ``None`` otherwise, in which case the event is emitted as
+    before and the driver resolves the hop (RFC 3263) and calls
+    :meth:`ProxyContext.start_branch` itself.
+    """
+    if hop_flow is None:
+        _HOP_FLOWS.pop(stack, None)
+    else:
+        _HOP_FLOWS[stack] = hop_flow
 
 
 @attrs.frozen
@@ -643,6 +664,12 @@ class ProxyContext:
             next_hop = target
         b = _Branch(len(self._branches), target, request, next_hop)
         self._branches.append(b)
+        hop_flow = _HOP_FLOWS.get(self._stack)
+        flow = hop_flow(next_hop) if hop_flow is not None else None
+        if flow is not None:
+            # The hop needed no resolution: send the branch now (no event, no task).
+            self.start_branch(b.index, flow, self._now)
+            return
         self._stack._events.append(ProxyHopNeeded(self.id, b.index, target, next_hop))
 
     def _advance(self, now: float) -> None:

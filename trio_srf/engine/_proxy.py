@@ -9,6 +9,13 @@ Rules this module keeps:
 * It runs inside the engine's core loop for events (synchronous, no
   awaiting) and in short tasks of the engine nursery for resolution; like the
   engine, it never blocks the core loop.
+* A next hop that needs no I/O (an IP literal over UDP, the common case for a
+  proxy with numeric targets and for record-routed in-dialog requests) is
+  resolved synchronously: the context starts the branch at once (see
+  ``set_hop_flow``) and an ACK is forwarded inline, so no task is spawned and
+  the bytes leave with the engine's next flush. UDP has no connect step, so
+  nothing of the §16.9 "connect failure is a 503" rule is lost; TCP/TLS/WS
+  hops and host names still go through a resolution task.
 * The stack learns our addresses (``SipStack.local_addresses``) from the
   listening endpoints, so in-dialog requests and ACKs that carry our
   Record-Route come back through us and are forwarded without the app.
@@ -17,6 +24,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,10 +32,12 @@ import trio
 
 from ..core import Flow
 from ..core._events import Event, ProxyFinished, ProxyHopNeeded, ProxyOutcome, StatelessForward
-from ..core._proxy import ProxyOptions
+from ..core._proxy import ProxyOptions, set_hop_flow
 from ..errors import AgentLost, LocalProtocolError, ProtocolError, TransportFailure
 from ..sip import Request, SipURI, parse_uri
 from ..transport import Target
+
+_HOP_CACHE_SIZE = 1024
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -43,10 +53,15 @@ class ProxyDriver:
         self._waiters: dict[str, trio.Event] = {}
         self.forwarded_stateless = 0
         """ACKs (and other transaction-less requests) forwarded."""
+        self._hop_cache: dict[str, Flow | None] = {}
         stack = engine._stack
         for lst in engine._tm.listening:
             stack.local_addresses.add(_norm(lst.host, lst.port))
             stack.local_addresses.add(_norm(*engine._local_for(lst.transport)))
+        self._udp = "udp" in engine._resolver.transports and any(
+            lst.transport == "udp" for lst in engine._tm.listening
+        )
+        set_hop_flow(stack, self.hop_flow)
 
     # -- the awaitable operation ----------------------------------------------------------
 
@@ -74,12 +89,17 @@ class ProxyDriver:
             final_timeout=final_timeout,
             headers=tuple(headers),
         )
-        ctx = engine._stack.start_proxy(server_txn, list(targets), trio.current_time(), options)
+        stack = engine._stack
+        ctx = stack.start_proxy(server_txn, list(targets), trio.current_time(), options)
         done = trio.Event()
         self._waiters[ctx.id] = done
-        engine._kick()
+        if stack._events:
+            engine._kick()  # events (a hop to resolve, a rejection) go out from the core loop
         try:
-            await done.wait()
+            # Branches started inline queued their requests: send them from this task.
+            await engine._flush(checkpoint=False)
+            if ctx.outcome is None:
+                await done.wait()
         except BaseException:
             # The awaiting task was cancelled: treat it like the caller's CANCEL.
             self._waiters.pop(ctx.id, None)
@@ -99,7 +119,12 @@ class ProxyDriver:
             self._engine._nursery.start_soon(self._start_branch, event)
             return True
         if isinstance(event, StatelessForward):
-            self._engine._nursery.start_soon(self._forward, event.request, event.next_hop)
+            flow = self.hop_flow(event.next_hop)
+            if flow is None:
+                self._engine._nursery.start_soon(self._forward, event.request, event.next_hop)
+            else:
+                # §16.11 inline: the engine sends the stack's queue after its events.
+                self._forward_on(event.request, flow)
             return True
         if isinstance(event, ProxyFinished):
             waiter = self._waiters.pop(event.proxy_id, None)
@@ -115,6 +140,34 @@ class ProxyDriver:
         self._waiters.clear()
 
     # -- resolution ---------------------------------------------------------------------
+
+    def hop_flow(self, next_hop: str) -> Flow | None:
+        """The flow for ``next_hop`` when it resolves without I/O, else ``None``.
+
+        Only a ``sip:`` URI whose host (or ``maddr``) is an IP literal and whose
+        transport is UDP (given or default, RFC 3263 §4.1) qualifies, which is
+        what :class:`Resolver` would answer with no lookup.
+        """
+        if not self._udp:
+            return None
+        cache = self._hop_cache
+        if next_hop in cache:
+            return cache[next_hop]
+        flow: Flow | None = None
+        try:
+            uri = parse_uri(next_hop)
+        except ProtocolError:
+            uri = None
+        if isinstance(uri, SipURI) and uri.scheme == "sip" and uri.transport in (None, "udp"):
+            host = uri.maddr or uri.host
+            if host.startswith("[") and host.endswith("]"):
+                host = host[1:-1]
+            if _is_ip(host):
+                flow = self._engine._flow_for(Target("udp", host, uri.port or 5060))
+        if len(cache) >= _HOP_CACHE_SIZE:
+            cache.clear()
+        cache[next_hop] = flow
+        return flow
 
     async def _resolve(self, next_hop: str) -> Target | None:
         try:
@@ -168,11 +221,21 @@ class ProxyDriver:
         target = await self._resolve(next_hop)
         if target is None:
             return
-        flow: Flow = engine._flow_for(target)
-        with contextlib.suppress(LocalProtocolError, ProtocolError):
-            engine._stack.forward_stateless(request, flow)
-            self.forwarded_stateless += 1
+        self._forward_on(request, engine._flow_for(target))
         engine._kick()
+
+    def _forward_on(self, request: Request, flow: Flow) -> None:
+        with contextlib.suppress(LocalProtocolError, ProtocolError):
+            self._engine._stack.forward_stateless(request, flow)
+            self.forwarded_stateless += 1
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _norm(host: str, port: int) -> tuple[str, int]:
