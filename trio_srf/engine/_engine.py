@@ -177,8 +177,11 @@ class ClientTransaction:
             if ours is None:
                 return True
             try:
-                await engine._tm.send(ours.data, ours.flow, server_hostname=target.server_name)
-                await engine._flush()
+                # A UDP datagram goes out synchronously when the socket has room; no
+                # yield either way (the caller's next await on the handle yields).
+                if not engine._tm.send_nowait(ours.data, ours.flow):
+                    await engine._tm.send(ours.data, ours.flow, server_hostname=target.server_name)
+                await engine._flush(checkpoint=False)
                 return True
             except TransportFailure:
                 engine._send_errors += 1
@@ -406,6 +409,9 @@ class Engine:
         """
         if self._closed:
             raise AgentLost("engine closed")
+        # A cancellation point before anything goes out (a Cancelled raised after the
+        # INVITE left would lose the handle that can CANCEL it), not a scheduling point.
+        await trio.lowlevel.checkpoint_if_cancelled()
         if next_hop is not None:
             hop = parse_uri(next_hop)
         elif request.route:
@@ -430,7 +436,12 @@ class Engine:
         headers: Sequence[tuple[str, str]] = (),
         body: bytes = b"",
     ) -> ClientTransaction:
-        """Send a request inside a dialog (§12.2.1.1), towards its route set/target."""
+        """Send a request inside a dialog (§12.2.1.1), towards its route set/target.
+
+        A cancellation point before the request goes out; not a scheduling point
+        when the bytes go out at once (the caller awaits the handle next).
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
         did = self._dialog_id(dialog_id)
         stack = self._stack
         dialog = stack.dialog(did)
@@ -445,7 +456,7 @@ class Engine:
         handle._id = txn_id
         handle._request = request
         self._clients[txn_id] = handle
-        await self._flush()
+        await self._flush(checkpoint=False)
         return handle
 
     async def _dialog_flow(self, dialog: Dialog) -> Flow:
@@ -480,7 +491,12 @@ class Engine:
     async def ack(
         self, dialog_id: str, *, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
     ) -> Request:
-        """Send the ACK for the 2xx that confirmed ``dialog_id``; return it as sent."""
+        """Send the ACK for the 2xx that confirmed ``dialog_id``; return it as sent.
+
+        Like :meth:`respond`, a cancellation point (checked before the ACK goes
+        out) but not a scheduling point when the bytes go out at once.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
         did = self._dialog_id(dialog_id)
         dialog = self._stack.dialog(did)
         if dialog is None:
@@ -489,7 +505,7 @@ class Engine:
         ack = self._stack.send_ack(
             did, trio.current_time(), flow=flow, headers=list(headers), body=body
         )
-        await self._flush()
+        await self._flush(checkpoint=False)
         return ack
 
     def dialog_id_for(self, response: Response, *, uac: bool) -> str | None:
