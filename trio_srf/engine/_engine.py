@@ -88,6 +88,9 @@ TransportFactory = Callable[
 
 _WAKE = object()
 
+#: IP-literal next hops whose resolution is remembered (the table empties when full).
+_HOP_CACHE_SIZE = 256
+
 # Methods whose requests carry a Contact (RFC 3261 §8.1.1.8, RFC 3265, RFC 3515).
 _CONTACT_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "REGISTER", "NOTIFY", "UPDATE"})
 
@@ -269,6 +272,12 @@ class Engine:
         self._clients: dict[str, ClientTransaction] = {}
         self._dialog_ids: dict[str, DialogId] = {}
         self._dialog_chans: dict[str, trio.MemorySendChannel[Notice]] = {}
+        # The dialog key of the response the engine handled last (received on a client
+        # transaction, or sent by respond), with the side: dialog_id_for's usual question
+        # is about exactly that response, whose tags the stack has already matched.
+        self._last_dialog: tuple[Response, bool, str] | None = None
+        # Next hops (text) that are IP literals -> their targets (RFC 3263 §4: no lookup).
+        self._hop_targets: dict[str, list[Target]] = {}
         self._closed = False
         self._overload_503 = 0
         self._dialog_500 = 0
@@ -388,7 +397,7 @@ class Engine:
             headers.add("Server", self.config.user_agent)
         did = self._stack.send_response(server_txn, response, trio.current_time())
         if did is not None:
-            self._key(did)
+            self._last_dialog = (response, False, self._key(did))
         await self._flush(checkpoint=False)
         await trio.lowlevel.checkpoint_if_cancelled()
         return response
@@ -412,15 +421,20 @@ class Engine:
         # A cancellation point before anything goes out (a Cancelled raised after the
         # INVITE left would lose the handle that can CANCEL it), not a scheduling point.
         await trio.lowlevel.checkpoint_if_cancelled()
+        hop_text: str | None = None
         if next_hop is not None:
-            hop = parse_uri(next_hop)
-        elif request.route:
-            hop = request.route[0].uri
+            hop_text = next_hop
+        elif not request.headers.has("route"):
+            hop_text = request.uri
+        targets = self._hop_targets.get(hop_text) if hop_text is not None else None
+        if targets is not None:
+            hop: Any = hop_text
+            targets = list(targets)  # the handle pops from its list
         else:
-            hop = request.request_uri
-        if isinstance(hop, TelURI | AbsoluteURI) or not isinstance(hop, SipURI):
-            raise TransportFailure(f"cannot route to {hop}")
-        targets = await self._resolver.resolve(hop)
+            hop = parse_uri(hop_text) if hop_text is not None else request.route[0].uri
+            if isinstance(hop, TelURI | AbsoluteURI) or not isinstance(hop, SipURI):
+                raise TransportFailure(f"cannot route to {hop}")
+            targets = await self._resolve(hop, hop_text)
         if not targets:
             raise TransportFailure(f"no usable target for {hop}")
         handle = ClientTransaction(self, request.copy(), targets)
@@ -475,8 +489,11 @@ class Engine:
         live = flow is not None and flow.reliable and self._tm.lookup(flow) is not None
         if live and flow is not None and not dialog.is_uac:
             return flow
-        hop = parse_uri(dialog.next_hop())
-        targets = await self._resolver.resolve(hop) if isinstance(hop, SipURI) else []
+        hop_text = dialog.next_hop()
+        targets = self._hop_targets.get(hop_text)
+        if targets is None:
+            hop = parse_uri(hop_text)
+            targets = await self._resolve(hop, hop_text) if isinstance(hop, SipURI) else []
         if targets:
             target = targets[0]
             if live and flow is not None and flow.remote == (target.host, target.port):
@@ -487,6 +504,22 @@ class Engine:
         if flow is None:
             raise TransportFailure(f"cannot route to {dialog.next_hop()}")
         return flow if live else Flow(flow.transport, flow.remote, flow.local, None)
+
+    async def _resolve(self, hop: SipURI, hop_text: str | None) -> list[Target]:
+        """RFC 3263 targets of ``hop``; an IP literal's are remembered under ``hop_text``.
+
+        Only an IP literal's answer never changes (no DNS, no TTL): it is the one
+        case whose every target host is the URI's host.
+        """
+        targets = await self._resolver.resolve(hop)
+        host = hop.maddr or hop.host
+        if host.startswith("["):
+            host = host[1:-1]
+        if hop_text is not None and targets and all(t.host == host for t in targets):
+            if len(self._hop_targets) >= _HOP_CACHE_SIZE:
+                self._hop_targets.clear()
+            self._hop_targets[hop_text] = list(targets)
+        return targets
 
     async def ack(
         self, dialog_id: str, *, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
@@ -516,6 +549,9 @@ class Engine:
                 or received (``uac=True``: its From tag is ours).
             uac: Which side of the dialog we are.
         """
+        last = self._last_dialog
+        if last is not None and last[0] is response and last[1] == uac:
+            return last[2] if last[2] in self._dialog_ids else None
         try:
             local, remote = response.to.tag, response.from_.tag
             call_id = response.call_id
@@ -723,12 +759,18 @@ class Engine:
             elif isinstance(event, ResponseReceived):
                 handle = self._clients.get(event.txn_id)
                 if handle is not None:
-                    if event.dialog_id is not None:
+                    did = event.dialog_id
+                    if did is not None:
                         # Every fork's dialog gets a key (dialog_id_for must find a
-                        # 2xx that follows another fork's 1xx, e.g. through a proxy).
-                        key = self._key(event.dialog_id)
+                        # 2xx that follows another fork's 1xx, e.g. through a proxy)
+                        # while it lives: the 2xx to our BYE comes after the stack's
+                        # DialogTerminated, and keying it again leaked one key per call.
+                        key = dialog_key(did)
+                        if self._stack.dialog(did) is not None:
+                            self._dialog_ids.setdefault(key, did)
                         if handle.dialog_id is None:
                             handle.dialog_id = key
+                        self._last_dialog = (event.response, True, key)
                     handle._deliver(event.response)
             elif isinstance(event, CancelReceived):
                 self._notify(None, RequestCancelled(event.txn_id, event.request))
