@@ -58,7 +58,16 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import LocalProtocolError, ProtocolError
-from ..sip import MAGIC_COOKIE, Headers, Request, Response, SipURI, parse_via_list, reason_phrase
+from ..sip import (
+    MAGIC_COOKIE,
+    Headers,
+    Request,
+    Response,
+    SipURI,
+    parse_contact_list,
+    parse_via_list,
+    reason_phrase,
+)
 from ._events import ProxyFinished, ProxyHopNeeded, ProxyOutcome
 from ._flow import Flow
 
@@ -226,10 +235,20 @@ def routed_through_us(request: Request, local: LocalAddresses) -> bool:
         routes = request.route
         if not routes:
             return False
-        probe = request.copy()
-        if not preprocess_routes(probe, local):
+        # preprocess_routes on the parsed values, without copying the request.
+        uris = [r.uri for r in routes]
+        target: object = request.request_uri
+        ours = False
+        if is_local_uri(target, local):
+            target = uris.pop()
+            ours = True
+        first = 0
+        while first < len(uris) and is_local_uri(uris[first], local):
+            first += 1
+            ours = True
+        if not ours:
             return False
-        return bool(probe.route) or not is_local_uri(probe.request_uri, local)
+        return first < len(uris) or not is_local_uri(target, local)
     except ProtocolError:
         return False
 
@@ -243,6 +262,29 @@ def pop_top_via(headers: Headers) -> None:
     headers.pop_first("via")
     if rest:
         headers.prepend("Via", ", ".join(str(v) for v in rest))
+
+
+def _contact_uri(headers: Headers) -> str | None:
+    """The first Contact's URI as text, or ``None`` (``*`` or no Contact).
+
+    The common ``<uri>`` or ``<uri>;params`` form is cut out without parsing the
+    whole name-addr (a record-routed INVITE and its 2xx each carry one, RFC 3261
+    §12.1); anything else (a display name, several values) is parsed.
+
+    Raises:
+        ProtocolError: the Contact does not parse.
+    """
+    raw = headers.get("contact")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    end = raw.find(">")
+    if raw.startswith("<") and end > 1 and "," not in raw and '"' not in raw:
+        return raw[1:end].strip()
+    contacts = parse_contact_list(raw)
+    if not contacts or contacts[0].uri is None:
+        return None
+    return str(contacts[0].uri)
 
 
 def _loop_hash(request: Request, via_below: str) -> str:
@@ -591,18 +633,17 @@ class ProxyContext:
         """Keep both Contacts of a record-routed dialog (for peers that drop the Route)."""
         try:
             request = self._request
-            caller, callee = request.contact, response.contact
             from_tag, to_tag = request.from_.tag, response.to.tag
             call_id = request.call_id
+            caller = _contact_uri(request.headers)
+            callee = _contact_uri(response.headers)
         except ProtocolError:
             return
-        if not caller or not callee or from_tag is None or to_tag is None:
-            return
-        if caller[0].uri is None or callee[0].uri is None:
+        if caller is None or callee is None or from_tag is None or to_tag is None:
             return
         dialogs = self._stack._proxy_dialogs
-        dialogs[(call_id, from_tag, to_tag)] = str(callee[0].uri)
-        dialogs[(call_id, to_tag, from_tag)] = str(caller[0].uri)
+        dialogs[(call_id, from_tag, to_tag)] = callee
+        dialogs[(call_id, to_tag, from_tag)] = caller
 
     def _add_redirect_targets(self, response: Response) -> bool:
         """Add the 3xx Contacts as targets, best q first; return whether any was new."""
