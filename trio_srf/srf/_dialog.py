@@ -193,6 +193,9 @@ class Dialog:
         self._done = trio.Event()
         self._settled = trio.Event()  # acked or ended: what wait_acked() waits for
         self._service_scope = trio.CancelScope()
+        # The service task starts with the first notice that reaches the dialog's inbox
+        # (Srf._start_service): a B2BUA's B leg, hung up by us, never needs one.
+        self._service_started = False
         self._reinvite_lock = trio.Lock()
         self._reinvite_pending = False
         self._incoming_reinvite = False
@@ -311,6 +314,11 @@ class Dialog:
         finally:
             self._service_scope.cancel()
             self._cancel_scopes()
+            if not self._service_started:
+                # No notice ever needed the service task: the dialog ends here, as the
+                # task would have ended it once cancelled (no handler to await).
+                self._service_started = True
+                await self._finish(None)
 
     async def request(
         self,

@@ -254,14 +254,20 @@ class Srf:
         try:
             async with trio.open_nursery() as dialogs:
                 self._dialog_nursery = dialogs
-                async with trio.open_nursery() as handlers:
-                    self._handler_nursery = handlers
-                    handlers.start_soon(self._purge_orphans)
-                    task_status.started()
-                    async for notice in agent.incoming:
-                        await self._dispatch(notice)
-                    handlers.cancel_scope.cancel()
-                dialogs.cancel_scope.cancel()
+                try:
+                    async with trio.open_nursery() as handlers:
+                        self._handler_nursery = handlers
+                        handlers.start_soon(self._purge_orphans)
+                        task_status.started()
+                        async for notice in agent.incoming:
+                            await self._dispatch(notice)
+                        handlers.cancel_scope.cancel()
+                    dialogs.cancel_scope.cancel()
+                finally:
+                    # Dialogs whose service task never started end with the others
+                    # (cancelled at once: AGENT_LOST, as a running service would).
+                    for dialog in list(self._dialogs.values()):
+                        self._start_service(dialog)
         finally:
             self._agent = None
             self._handler_nursery = self._dialog_nursery = None
@@ -290,6 +296,7 @@ class Srf:
         # a DialogEnded for a dialog we do not hold (ended, or never ours): nothing to do
 
     async def _deliver(self, dialog: Dialog, notice: Notice) -> None:
+        self._start_service(dialog)
         try:
             dialog._inbox_send.send_nowait(notice)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -303,9 +310,23 @@ class Srf:
         if self._dialog_nursery is None:
             raise RuntimeError("Srf is not serving")
         self._dialogs[dialog.id] = dialog
-        for _, notice in self._orphans.pop(dialog.id, []):
-            with contextlib.suppress(trio.WouldBlock):
-                dialog._inbox_send.send_nowait(notice)
+        orphans = self._orphans.pop(dialog.id, None)
+        if orphans:
+            for _, notice in orphans:
+                with contextlib.suppress(trio.WouldBlock):
+                    dialog._inbox_send.send_nowait(notice)
+            self._start_service(dialog)
+
+    def _start_service(self, dialog: Dialog) -> None:
+        """Start the dialog's service task unless it runs (or ran) already.
+
+        Deferred until a notice needs it: most dialogs see only an ACK (taken inline)
+        and a BYE, and one we hang up ourselves sees nothing, so it saves a task
+        start and a wake-up per such dialog.
+        """
+        if dialog._service_started or self._dialog_nursery is None:
+            return
+        dialog._service_started = True
         self._dialog_nursery.start_soon(dialog._service)
 
     def _unregister(self, dialog: Dialog) -> None:
