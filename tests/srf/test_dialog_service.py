@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import trio
 
+from trio_srf.agent import AckReceived, DialogEnded
+from trio_srf.sip import Request
 from trio_srf.srf import Dialog, DialogState, Srf, Termination
 
 from .conftest import AgentFactory, drained, serving, uri_of
@@ -70,3 +72,27 @@ async def test_a_dialog_without_a_service_task_ends_when_serve_stops(
             assert await held[0].wait_ended() is Termination.AGENT_LOST
             await left.wait()
             assert a.find_dialog(held[0].id) is None
+
+
+async def test_an_ack_does_not_overtake_the_notice_that_starts_the_service(
+    agent_factory: AgentFactory,
+) -> None:
+    b, dialogs_b, ended_b = uas_app()
+    a = Srf()
+    with trio.fail_after(10):
+        async with serving(agent_factory, a, b):
+            async with a.create_uac(uri_of(b), local_sdp=SDP_A) as dialog:
+                while not dialogs_b:
+                    await trio.sleep(0.01)
+                leg = dialogs_b[0]
+                await leg.wait_acked()
+                assert not leg._service_started  # the ACK was taken inline
+                ack = AckReceived(leg.id, Request("ACK", uri_of(a), [("Call-ID", leg.call_id)]))
+                # No checkpoint from here to the check: the started task has not run yet.
+                await b._deliver(leg, DialogEnded(leg.id, "bye"))
+                assert leg._service_started and leg._held_first
+                assert not leg._ack_inline(ack)  # queued behind the DialogEnded
+                assert await leg.wait_ended() is Termination.REMOTE_HANGUP
+                assert not leg._held_first
+                await ended_b.wait()
+            assert dialog.termination is not None

@@ -196,6 +196,9 @@ class Dialog:
         # The service task starts with the first notice that reaches the dialog's inbox
         # (Srf._start_service): a B2BUA's B leg, hung up by us, never needs one.
         self._service_started = False
+        # Set while the notice that started the service task waits for it to run: that
+        # notice is queued as surely as one in the inbox (an ACK must not overtake it).
+        self._held_first = False
         self._reinvite_lock = trio.Lock()
         self._reinvite_pending = False
         self._incoming_reinvite = False
@@ -422,13 +425,15 @@ class Dialog:
 
     # -- service task ----------------------------------------------------------------
 
-    async def _service(self) -> None:
+    async def _service(self, first: Notice | None = None) -> None:
+        """Serve the inbox until the dialog ends; ``first`` is the notice that started us."""
         ended_by: Destroyed | None = None
+        self._held_first = False
         try:
             with self._service_scope:
                 # Most dialogs only ever see an ACK and a BYE, which need no task of their
                 # own: the nursery for request handlers is opened on the first one needed.
-                ended, ended_by, pending = await self._serve(None, None)
+                ended, ended_by, pending = await self._serve(None, first)
                 if not ended:
                     async with trio.open_nursery() as nursery:
                         _, ended_by, _ = await self._serve(nursery, pending)
@@ -449,6 +454,8 @@ class Dialog:
         ``nursery`` is ``None``.
         """
         if pending is not None:
+            if nursery is None and self._needs_task(pending):
+                return False, None, pending
             ended, ended_by = await self._handle(pending, nursery)
             if ended:
                 return True, ended_by, None
@@ -518,7 +525,11 @@ class Dialog:
         empty nothing it could overtake is queued, so the service task's round trip
         (a channel hop and a wake-up per call) is skipped.
         """
-        if "ack" in self._handlers or self._inbox_send.statistics().current_buffer_used:
+        if (
+            "ack" in self._handlers
+            or self._held_first
+            or self._inbox_send.statistics().current_buffer_used
+        ):
             return False
         self._on_ack(notice, None)
         return True
@@ -637,5 +648,6 @@ async def leave_scope(
 
 async def _teardown(dialog: Dialog) -> None:
     if dialog.termination is None:
-        await dialog.destroy()
-    await dialog._done.wait()
+        await dialog.destroy()  # a dialog without a service task is done when it returns
+    if not dialog._done.is_set():
+        await dialog._done.wait()

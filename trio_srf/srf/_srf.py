@@ -296,7 +296,12 @@ class Srf:
         # a DialogEnded for a dialog we do not hold (ended, or never ours): nothing to do
 
     async def _deliver(self, dialog: Dialog, notice: Notice) -> None:
-        self._start_service(dialog)
+        if not dialog._service_started and self._dialog_nursery is not None:
+            # The inbox is empty (whatever reached it started the task): hand the
+            # notice to the new task directly, saving its channel round trip.
+            dialog._service_started = dialog._held_first = True
+            self._dialog_nursery.start_soon(dialog._service, notice)
+            return
         try:
             dialog._inbox_send.send_nowait(notice)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
