@@ -12,7 +12,7 @@ The caller is SIPp with our ``tests/sipp/uac_bench.xml`` (``uac_plain.xml`` with
 optional) and the callee SIPp with ``uas_plain.xml``: the built-in ``uas`` makes sippy fail
 calls (it drops the BYE when the callee's Contact says ``transport=UDP`` in upper case), and
 ``uac_plain.xml`` fails the calls where sippy relays the 180 after the 200. Our examples run
-with ``--quiet`` (no per-call log line; proxy.py still logs each call at INFO, to a file) and
+with ``--quiet`` (no per-call log line) and
 sippy with ``SIPLOG_BEND=none``; all run their default timers (T1 = 0.5 s).
 
 Figures:
@@ -159,7 +159,8 @@ def server_argv(name: str, port: int, callee: str | None) -> tuple[list[str], di
         argv = [py, str(EXAMPLES / "b2bua.py"), "--quiet", "--listen", listen, "--target", target]
         return argv, env
     if name == "proxy.py":
-        return [py, str(EXAMPLES / "proxy.py"), "--listen", listen, "--target", target], env
+        argv = [py, str(EXAMPLES / "proxy.py"), "--quiet", "--listen", listen, "--target", target]
+        return argv, env
     if name == "sippy":
         exe = shutil.which("b2bua_simple", path=str(Path(sys.executable).parent))
         if exe is None:
