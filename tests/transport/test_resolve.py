@@ -238,3 +238,23 @@ async def test_real_path_localhost_and_literal() -> None:
         assert Target("tcp", "127.0.0.1", 5090, "localhost") in got
         assert all(t.transport == "tcp" and t.port == 5090 for t in got)
         assert await resolve_targets(uri("sips:[::1]")) == [Target("tls", "::1", 5061)]
+
+
+def test_resolve_literal_answers_only_what_needs_no_lookup() -> None:
+    r = Resolver(StaticDns(), transports=("udp", "tcp", "tls"))
+    assert r.resolve_literal(uri("sip:bob@192.0.2.4:5070")) == [Target("udp", "192.0.2.4", 5070)]
+    assert r.resolve_literal(uri("sip:[2001:db8::1];transport=tcp")) == [
+        Target("tcp", "2001:db8::1", 5060)
+    ]
+    assert r.resolve_literal(uri("sips:192.0.2.4")) == [Target("tls", "192.0.2.4", 5061)]
+    assert r.resolve_literal(uri("sip:host.example.com;maddr=192.0.2.9")) == [
+        Target("udp", "192.0.2.9", 5060)
+    ]
+    assert r.resolve_literal(uri("sip:example.com")) is None  # needs DNS
+    assert r.resolve_literal(uri("sips:192.0.2.4;transport=udp")) == []  # no such thing
+    assert r.resolve_literal(uri("sip:192.0.2.4;transport=ws")) == []  # not ours
+
+
+async def test_resolve_gives_the_literal_answer_without_dns() -> None:
+    r = Resolver(StaticDns(), transports=("udp",))
+    assert await r.resolve(uri("sip:192.0.2.4")) == [Target("udp", "192.0.2.4", 5060)]

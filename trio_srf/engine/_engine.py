@@ -508,14 +508,13 @@ class Engine:
     async def _resolve(self, hop: SipURI, hop_text: str | None) -> list[Target]:
         """RFC 3263 targets of ``hop``; an IP literal's are remembered under ``hop_text``.
 
-        Only an IP literal's answer never changes (no DNS, no TTL): it is the one
-        case whose every target host is the URI's host.
+        Only an answer that needed no DNS (:meth:`Resolver.resolve_literal`)
+        never changes (no TTL), so only that one is kept.
         """
-        targets = await self._resolver.resolve(hop)
-        host = hop.maddr or hop.host
-        if host.startswith("["):
-            host = host[1:-1]
-        if hop_text is not None and targets and all(t.host == host for t in targets):
+        targets = self._resolver.resolve_literal(hop)
+        if targets is None:
+            return await self._resolver.resolve(hop)
+        if hop_text is not None and targets:
             if len(self._hop_targets) >= _HOP_CACHE_SIZE:
                 self._hop_targets.clear()
             self._hop_targets[hop_text] = list(targets)

@@ -24,7 +24,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -158,12 +157,10 @@ class ProxyDriver:
             uri = parse_uri(next_hop)
         except ProtocolError:
             uri = None
-        if isinstance(uri, SipURI) and uri.scheme == "sip" and uri.transport in (None, "udp"):
-            host = uri.maddr or uri.host
-            if host.startswith("[") and host.endswith("]"):
-                host = host[1:-1]
-            if _is_ip(host):
-                flow = self._engine._flow_for(Target("udp", host, uri.port or 5060))
+        if isinstance(uri, SipURI):
+            targets = self._engine._resolver.resolve_literal(uri)
+            if targets and targets[0].transport == "udp":
+                flow = self._engine._flow_for(targets[0])
         if len(cache) >= _HOP_CACHE_SIZE:
             cache.clear()
         cache[next_hop] = flow
@@ -228,14 +225,6 @@ class ProxyDriver:
         with contextlib.suppress(LocalProtocolError, ProtocolError):
             self._engine._stack.forward_stateless(request, flow)
             self.forwarded_stateless += 1
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _norm(host: str, port: int) -> tuple[str, int]:

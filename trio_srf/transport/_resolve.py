@@ -315,27 +315,50 @@ class Resolver:
         self.transports = tuple(transports)
         self._rng = rng if rng is not None else random.Random()
 
+    def resolve_literal(self, uri: SipURI) -> list[Target] | None:
+        """The targets of ``uri`` when they need no DNS lookup, else ``None``.
+
+        That is when the host (or ``maddr``) is an IP address (RFC 3263 §4.2),
+        or when no target can exist (``sips`` over UDP, an unsupported
+        transport: an empty list). The answer never changes for the same URI.
+        """
+        host = uri.maddr or uri.host
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        transport = self._transport(uri)
+        if transport == "":
+            return []
+        if not _is_ip(host):
+            return None
+        chosen = transport or ("tls" if uri.scheme == "sips" else "udp")
+        return [Target(chosen, host, uri.port or DEFAULT_PORTS[chosen])]
+
+    def _transport(self, uri: SipURI) -> str | None:
+        """The URI's transport as we would use it; ``""`` when none of ours can serve it."""
+        transport = uri.transport
+        if transport is not None and uri.scheme == "sips":
+            transport = {"tcp": "tls", "ws": "wss", "udp": ""}.get(transport, transport)
+            if transport == "":
+                return ""  # sips over UDP does not exist (RFC 3261 §26.2.2)
+        if transport is not None and transport not in self.transports:
+            return ""
+        return transport
+
     async def resolve(self, uri: SipURI) -> list[Target]:
         """Resolve ``uri`` (a request's next hop) to targets in failover order.
 
         Returns:
             The targets; empty when nothing resolves or no supported transport fits.
         """
+        literal = self.resolve_literal(uri)
+        if literal is not None:
+            return literal
         secure = uri.scheme == "sips"
         host = uri.maddr or uri.host
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
-        transport = uri.transport
-        if transport is not None and secure:
-            transport = {"tcp": "tls", "ws": "wss", "udp": None}.get(transport, transport)
-            if transport is None:
-                return []  # sips over UDP does not exist (RFC 3261 §26.2.2)
-        if transport is not None and transport not in self.transports:
-            return []
+        transport = self._transport(uri)
         default = "tls" if secure else "udp"
-        if _is_ip(host):
-            chosen = transport or default
-            return [Target(chosen, host, uri.port or DEFAULT_PORTS[chosen])]
         if uri.port is not None:
             return await self._a(transport or default, host, uri.port, host)
         if transport is not None:
