@@ -129,9 +129,8 @@ class Headers:
     @classmethod
     def _trusted(cls, entries: list[tuple[str, str, str]]) -> Headers:
         """Build from (key, name, value) triples the parser already validated."""
-        self = cls.__new__(cls)
+        self = cls()  # empty; mypyc-compiled classes have no usable cls.__new__
         self._items = entries
-        self._cache = {}
         return self
 
     # -- reading -------------------------------------------------------------
@@ -154,7 +153,9 @@ class Headers:
         key = header_key(name)
         return any(k == key for k, _, _ in self._items)
 
-    __contains__ = has
+    def __contains__(self, name: object) -> bool:
+        # A method of its own, not an alias of has(): mypyc does not compile aliases.
+        return isinstance(name, str) and self.has(name)
 
     def items(self) -> list[tuple[str, str]]:
         """Return ``(name as written, value)`` pairs in order."""
