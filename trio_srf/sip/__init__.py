@@ -3,6 +3,13 @@
 Importable without Trio: nothing below ``trio_srf.sip`` touches I/O.
 """
 
+# ruff: noqa: E402  (the imports below must follow _accel.install())
+# First, before any submodule is imported: choose the mypyc-compiled parser or its pure-Python
+# source (see _accel.py and docs/sip.md, "The compiled parser").
+from . import _accel
+
+_accel.install()
+
 from ._digest import (
     Challenge as Challenge,
     Credentials as Credentials,
