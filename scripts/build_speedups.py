@@ -5,6 +5,7 @@ Usage (from anywhere; paths are relative to the repository)::
     .venv/bin/python scripts/build_speedups.py          # build unless the stamp is current
     .venv/bin/python scripts/build_speedups.py --force  # rebuild anyway
     .venv/bin/python scripts/build_speedups.py --clean  # remove what a build put in place
+    .venv/bin/python scripts/build_speedups.py --check-compiler  # C compiler and Python.h?
 
 The modules are the ones in ``trio_srf.sip._accel.COMPILED_MODULES``. mypyc compiles them as one
 group, ``trio_srf.sip._speedups``: a shared library ``trio_srf/sip/_speedups__mypyc.<ext>`` plus
@@ -66,7 +67,7 @@ def mypy_version() -> str | None:
 
 def python_build() -> str:
     """Identify this interpreter build (a different one needs a rebuild)."""
-    return f"{sys.implementation.cache_tag} {sys.version.split()[0]} {sys.executable}"
+    return f"{sys.implementation.cache_tag} {' '.join(sys.version.split())}"
 
 
 def wanted_stamp(accel: ModuleType, digests: dict[str, str]) -> dict[str, object]:
@@ -100,6 +101,11 @@ def check_toolchain() -> None:
         raise BuildError("mypyc is not installed (it ships with mypy: pip install -e '.[test]')")
     if importlib.util.find_spec("setuptools") is None:
         raise BuildError("setuptools is not installed in this Python (pip install setuptools)")
+    check_compiler()
+
+
+def check_compiler() -> None:
+    """Raise BuildError unless the C compiler setuptools will use and Python.h are there."""
     cc = os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc")
     compiler = cc.split()[0]
     if shutil.which(compiler) is None:
@@ -221,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--clean", action="store_true", help="remove the built files and stamp")
     group.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    group.add_argument(
+        "--check-compiler",
+        action="store_true",
+        help="only check for the C compiler and Python headers (exit 1 with the reason)",
+    )
     args = parser.parse_args(argv)
     accel = load_accel()
     if args.clean:
@@ -228,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         print("build_speedups: removed " + (", ".join(removed) if removed else "nothing"))
         return 0
     try:
+        if args.check_compiler:
+            check_compiler()
+            return 0
         digests = accel.source_digests()
         if not args.force and up_to_date(accel, digests):
             print("build_speedups: compiled parser is up to date")

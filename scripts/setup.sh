@@ -45,6 +45,23 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
+# The optional mypyc-compiled SIP parser (docs/sip.md, "The compiled parser"): mypyc ships with
+# mypy (test extra); the build also needs setuptools, a C compiler and Python's headers. Without
+# them, or if the build fails, trio_srf.sip simply runs as pure Python. build_speedups.py does
+# nothing when its stamp says the build matches the sources.
+.venv/bin/python -c 'import setuptools' 2>/dev/null ||
+  .venv/bin/python -m pip install -q --disable-pip-version-check setuptools ||
+  echo "setup: could not install setuptools" >&2
+if ! .venv/bin/python scripts/build_speedups.py --check-compiler >/dev/null 2>&1; then
+  apt_install gcc python3-dev || echo "setup: could not install gcc python3-dev" >&2
+fi
+if build_out=$(.venv/bin/python scripts/build_speedups.py 2>&1); then
+  printf '%s\n' "${build_out##*$'\n'}"
+else
+  reason=$(printf '%s\n' "$build_out" | sed -n 's/^build_speedups: FAILED: //p' | tail -n 1)
+  echo "setup: building the compiled parser failed (${reason:-no reason given}); using pure Python" >&2
+fi
+
 # Node.js for the real drachtio-srf (pinned in tests/interop/node/package.json) in the Node
 # interop tests: Debian's nodejs/npm when the machine has none.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
