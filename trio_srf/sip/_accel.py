@@ -45,6 +45,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "trio_srf.sip._uri",
     "trio_srf.sip._parsed",
     "trio_srf.sip._parser",
+    "trio_srf.sip._message",
 )
 
 #: mypyc's group name for the build; its runtime and all module bodies go in one shared library,

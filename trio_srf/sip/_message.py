@@ -111,6 +111,8 @@ _BAD_START_RE = re.compile(r"[\x00\r\n]")
 
 
 def _check_start(*parts: str) -> None:
+    if _BAD_START_RE.search("".join(parts)) is None:  # one search for the common case
+        return
     for part in parts:
         if _BAD_START_RE.search(part):
             raise LocalProtocolError(f"start line part {part[:40]!r} contains CR, LF or NUL")
@@ -302,7 +304,9 @@ class SipMessage:
         ).encode("utf-8", "surrogateescape")
         return head + body if body else head
 
-    __bytes__ = serialize
+    def __bytes__(self) -> bytes:
+        # A method of its own, not an alias of serialize(): mypyc does not compile aliases.
+        return self.serialize()
 
 
 _PARSED_ATTRS = {
@@ -371,15 +375,7 @@ class Request(SipMessage):
     @classmethod
     def _parsed(cls, method: str, uri: str, headers: Headers, version: str) -> Request:
         """Build from a start line the parser has checked (empty body)."""
-        self = cls.__new__(cls)
-        self.method = method
-        self.uri = uri
-        self.headers = headers
-        self.body = b""
-        self.version = version
-        self._ruri = None
-        self._ruri_src = None
-        return self
+        return cls(method, uri, headers, b"", version)
 
     @property
     def request_uri(self) -> SipURI | TelURI | AbsoluteURI:
@@ -512,13 +508,7 @@ class Response(SipMessage):
     @classmethod
     def _parsed(cls, status: int, reason: str, headers: Headers, version: str) -> Response:
         """Build from a status line the parser has checked (empty body)."""
-        self = cls.__new__(cls)
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = b""
-        self.version = version
-        return self
+        return cls(status, reason, headers, b"", version)
 
     @property
     def is_provisional(self) -> bool:

@@ -159,6 +159,7 @@ def _is_clean(head: bytes, lines: list[str]) -> bool:
     replaces a regex per header value (UTF-8 maps bytes below 0x80 to the same
     characters and never produces them from other bytes). When this says
     False, :func:`_parse_head` runs the precise checks to name the culprit.
+    (A bytes regex search for the controls costs about 2.5 times as much.)
     """
     ctl = head.translate(None, _NOT_CTL)
     seps = len(lines) - 1
@@ -309,13 +310,29 @@ def _validate(msg: Request | Response) -> None:
     is_request = isinstance(msg, Request)
     headers = msg.headers
     items = headers._items
-    keys = [entry[0] for entry in items]
-    count = keys.count
-    n_via = count("via")
-    n_from = count("from")
-    n_to = count("to")
-    n_call_id = count("call-id")
-    n_cseq = count("cseq")
+    # One pass: how many of each mandatory header, and the first value of each.
+    n_via = n_from = n_to = n_call_id = n_cseq = 0
+    via_value = from_value = to_value = call_id = cseq_value = ""
+    max_forwards: str | None = None
+    for key, _, value in items:
+        if key == "via":
+            if not n_via:
+                via_value = value
+            n_via += 1
+        elif key == "from":
+            from_value = value
+            n_from += 1
+        elif key == "to":
+            to_value = value
+            n_to += 1
+        elif key == "call-id":
+            call_id = value
+            n_call_id += 1
+        elif key == "cseq":
+            cseq_value = value
+            n_cseq += 1
+        elif key == "max-forwards" and max_forwards is None:
+            max_forwards = value
     for n, label in ((n_via, "Via"), (n_from, "From"), (n_to, "To"), (n_call_id, "Call-ID")):
         if not n:
             raise LocalProtocolError(f"missing {label} header", is_request=is_request)
@@ -323,24 +340,22 @@ def _validate(msg: Request | Response) -> None:
         raise LocalProtocolError("more than one From or To header", is_request=is_request)
     if n_call_id > 1 or n_cseq > 1:
         raise LocalProtocolError("more than one Call-ID or CSeq header", is_request=is_request)
-    index = keys.index
-    call_id = items[index("call-id")][2]
     if not call_id or " " in call_id or "\t" in call_id:
         raise LocalProtocolError("invalid Call-ID", is_request=is_request)
     if not n_cseq:
         raise LocalProtocolError("missing CSeq header", is_request=is_request)
     # The same values SipMessage.via/from_/to/cseq would compute, cached alike.
     if n_via == 1:
-        vias = parse_via_list(items[index("via")][2])
+        vias = parse_via_list(via_value)
     else:
         vias = [v for k, _, value in items if k == "via" for v in parse_via_list(value)]
     if not vias:
         raise LocalProtocolError("empty Via header", is_request=is_request)
     cache = headers._cache
     cache["via"] = vias
-    cache["from"] = _name_addr(items[index("from")][2])
-    cache["to"] = _name_addr(items[index("to")][2])
-    cseq = cache["cseq"] = parse_cseq(items[index("cseq")][2])
+    cache["from"] = _name_addr(from_value)
+    cache["to"] = _name_addr(to_value)
+    cseq = cache["cseq"] = parse_cseq(cseq_value)
     if isinstance(msg, Request):
         if cseq.method != msg.method:
             raise LocalProtocolError(
@@ -357,10 +372,10 @@ def _validate(msg: Request | Response) -> None:
             raise LocalProtocolError(
                 f"unsupported URI scheme {ruri.scheme!r}", status_hint=416, is_request=True
             )
-        if "max-forwards" in keys:
-            value = items[index("max-forwards")][2]
-            if not (_MAX_FORWARDS_FAST_RE.match(value) and int(value) <= 255):
-                msg.max_forwards  # noqa: B018  (raises on a malformed value)
+        if max_forwards is not None and not (
+            _MAX_FORWARDS_FAST_RE.match(max_forwards) and int(max_forwards) <= 255
+        ):
+            msg.max_forwards  # noqa: B018  (raises on a malformed value)
 
 
 def _name_addr(value: str) -> NameAddr:
@@ -427,16 +442,28 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
             raise LocalProtocolError(
                 f"message of {n - pos} bytes exceeds {limits.max_message_size}", status_hint=513
             )
-        end, body_start = _find_head_end(data, pos)
-        if end == -1:
-            if data.endswith(b"\r\n") or data.endswith(b"\n"):
-                end, body_start = n, n
-            else:
-                lines = _split_lines(data[pos : pos + 8192].decode("utf-8", "surrogateescape"))
-                raise LocalProtocolError("no empty line after the header section")
-        head = data[pos:end].rstrip(b"\r\n")
-        lines = _split_lines(head.decode("utf-8", "surrogateescape"))
-        msg, content_length = _parse_head(lines, limits, _is_clean(head, lines))
+        # The common case first: a CRLF message whose header section holds no
+        # stray control or bare LF. Then no bare "\n\n" can come before the
+        # first CRLFCRLF, which is where _find_head_end would end it too.
+        end = data.find(b"\r\n\r\n", pos)
+        clean = False
+        if end != -1:
+            head = data[pos:end].rstrip(b"\r\n")
+            lines = _split_lines(head.decode("utf-8", "surrogateescape"))
+            clean = _is_clean(head, lines)
+            body_start = end + 4
+        if not clean:
+            end, body_start = _find_head_end(data, pos)
+            if end == -1:
+                if data.endswith(b"\r\n") or data.endswith(b"\n"):
+                    end, body_start = n, n
+                else:
+                    lines = _split_lines(data[pos : pos + 8192].decode("utf-8", "surrogateescape"))
+                    raise LocalProtocolError("no empty line after the header section")
+            head = data[pos:end].rstrip(b"\r\n")
+            lines = _split_lines(head.decode("utf-8", "surrogateescape"))
+            clean = _is_clean(head, lines)
+        msg, content_length = _parse_head(lines, limits, clean)
         body = data[body_start:]
         if content_length is not None:
             if content_length > len(body):
