@@ -111,7 +111,9 @@ _BAD_START_RE = re.compile(r"[\x00\r\n]")
 
 
 def _check_start(*parts: str) -> None:
-    if _BAD_START_RE.search("".join(parts)) is None:  # one search for the common case
+    joined = "".join(parts)
+    # Three C-speed scans, cheaper than one regex search, for the common case.
+    if "\r" not in joined and "\n" not in joined and "\x00" not in joined:
         return
     for part in parts:
         if _BAD_START_RE.search(part):

@@ -70,6 +70,25 @@ class KeepAlive:
 
 
 _METHOD_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
+# Methods that are valid tokens without asking _METHOD_RE (RFC 3261 and extensions).
+_KNOWN_METHODS = frozenset(
+    [
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "PRACK",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "PUBLISH",
+        "INFO",
+        "REFER",
+        "MESSAGE",
+        "UPDATE",
+    ]
+)
 # ASCII digits only: \d would also take other scripts' digits, which int() accepts.
 _STATUS_RE = re.compile(
     r"(SIP/[0-9]+\.[0-9]+) ([1-6][0-9][0-9]) ([^\x00-\x08\x0a-\x1f\x7f]*)\Z", re.I
@@ -187,7 +206,7 @@ def _parse_start(start: str, clean: bool) -> tuple[tuple[int, str] | None, str, 
     if len(parts) != 3:
         raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
     method, uri, version = parts
-    if not _METHOD_RE.match(method) or not uri:
+    if (method not in _KNOWN_METHODS and not _METHOD_RE.match(method)) or not uri:
         raise LocalProtocolError(f"malformed request line {start[:80]!r}", is_request=True)
     if version != "SIP/2.0":
         vm = _VERSION_RE.match(version)
@@ -217,7 +236,6 @@ _Entries = list[tuple[str, str, str]]
 def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entries, int | None]:
     """The header fields as (key, name, value) entries, and the Content-Length."""
     entries: _Entries = []
-    append = entries.append
     content_length: int | None = None
     # Content-Length values, checked after the loop because they may be folded too.
     cl_values: list[str] = []
@@ -225,7 +243,7 @@ def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entri
     max_line = limits.max_line_length
     known = _VALID_NAME_KEYS
     for line in lines[1:]:
-        if line[:1] in " \t":  # also true for an empty line
+        if not line or line[0] == " " or line[0] == "\t":
             if not line:
                 raise LocalProtocolError("empty line inside the header section")
             # §7.3.1: a continuation line belongs to the previous header value
@@ -247,9 +265,16 @@ def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entri
             continue
         if len(line) > max_line:
             raise LocalProtocolError(f"header line longer than {max_line} characters")
-        name, sep, value = line.partition(":")
-        if not sep:
+        colon = line.find(":")
+        if colon < 0:
             raise LocalProtocolError(f"header line without a colon: {line[:40]!r}")
+        name = line[:colon]
+        # Slicing past the usual single space after the colon leaves strip()
+        # nothing to do in the common case, and then it copies nothing.
+        colon += 1
+        if colon < len(line) and line[colon] == " ":
+            colon += 1
+        value = line[colon:]
         key = known.get(name)
         if key is None:
             name = name.rstrip(" \t")
@@ -265,7 +290,7 @@ def _fields(lines: list[str], limits: ParserLimits, clean: bool) -> tuple[_Entri
             cl_values.append(value.strip(" \t"))
             continue
         last_cl = False
-        append((key, name, value.strip(" \t")))
+        entries.append((key, name, value.strip(" \t")))
     for value in cl_values:
         if not _DIGITS_RE.match(value):
             raise LocalProtocolError(f"invalid Content-Length {value[:20]!r}")
@@ -427,10 +452,11 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
     try:
         pos = 0
         n = len(data)
-        while data.startswith(b"\r\n", pos):
-            pos += 2
-        while data.startswith(b"\n", pos):
-            pos += 1
+        if n and (data[0] == 13 or data[0] == 10):  # CRLFs before the start line (§7.5)
+            while data.startswith(b"\r\n", pos):
+                pos += 2
+            while data.startswith(b"\n", pos):
+                pos += 1
         if n - pos > limits.max_message_size:
             # Checked before looking for the end of the headers, so that an
             # oversized datagram is a 513 whether or not it has one.
@@ -448,7 +474,9 @@ def parse(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> Request | Re
         end = data.find(b"\r\n\r\n", pos)
         clean = False
         if end != -1:
-            head = data[pos:end].rstrip(b"\r\n")
+            # No rstrip here: a CR or LF left at the end makes the head unclean,
+            # and the careful path below, which strips, takes it.
+            head = data[pos:end]
             lines = _split_lines(head.decode("utf-8", "surrogateescape"))
             clean = _is_clean(head, lines)
             body_start = end + 4

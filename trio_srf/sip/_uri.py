@@ -528,11 +528,6 @@ def _diagnose_sip(text: str, rest: str) -> LocalProtocolError:
 
 
 _new = object.__new__
-# attrs slot descriptors: setting them directly skips the frozen __setattr__.
-_SIP_URI_SLOTS = tuple(
-    SipURI.__dict__[name].__set__
-    for name in ("scheme", "user", "password", "host", "port", "params", "headers", "_raw", "_key")
-)
 
 
 def make_sip_uri(
@@ -553,17 +548,17 @@ def make_sip_uri(
     """
     if not is_valid_host(host):
         raise _err(f"invalid host {host!r} in URI {raw!r}")
-    s_scheme, s_user, s_password, s_host, s_port, s_params, s_headers, s_raw, s_key = _SIP_URI_SLOTS
+    # object.__setattr__ skips the frozen __setattr__ (and mypyc makes it a direct C call).
     uri = _new(SipURI)
-    s_scheme(uri, scheme)
-    s_user(uri, user)
-    s_password(uri, None)
-    s_host(uri, host)
-    s_port(uri, None if port is None else int(port))
-    s_params(uri, _split_params(params))
-    s_headers(uri, ())
-    s_raw(uri, raw)
-    s_key(uri, None)
+    object.__setattr__(uri, "scheme", scheme)
+    object.__setattr__(uri, "user", user)
+    object.__setattr__(uri, "password", None)
+    object.__setattr__(uri, "host", host)
+    object.__setattr__(uri, "port", None if port is None else int(port))
+    object.__setattr__(uri, "params", _split_params(params))
+    object.__setattr__(uri, "headers", ())
+    object.__setattr__(uri, "_raw", raw)
+    object.__setattr__(uri, "_key", None)
     return uri
 
 
