@@ -373,6 +373,17 @@ def _pin_cpu(cpu: int | None) -> str:
 Case = tuple[str, str, str]  # (message label, workload, library)
 
 
+def _sip_mode() -> str:
+    """Say whether trio_srf.sip runs compiled by mypyc or as pure Python (and why)."""
+    try:
+        from trio_srf.sip import _accel
+    except ImportError as exc:
+        return f"unknown ({exc})"
+    if _accel.compiled():
+        return "compiled (mypyc)"
+    return f"pure Python ({_accel.reason()})"
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark and print the report; return the results as a dict."""
     pinned = _pin_cpu(args.cpu)
@@ -396,6 +407,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         adapters[name] = adapter
         print(f"{name} {adapter.version}: checked OK")
+    sip_mode = _sip_mode()
+    print(f"trio_srf.sip: {sip_mode}")
 
     cases: list[Case] = []
     for label in MESSAGES:
@@ -486,6 +499,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "python": platform.python_version(),
+        "trio_srf_sip": sip_mode,
         "pinning": pinned,
         "rounds": args.rounds,
         "seconds": args.seconds,
@@ -513,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=1.0, help="seconds per case per round (default 1.0)"
     )
     parser.add_argument("--json", action="store_true", help="also print one JSON line at the end")
+    parser.add_argument(
+        "--pure",
+        action="store_true",
+        help="run trio_srf's pure-Python parser even when the compiled one is built"
+        " (sets TRIO_SRF_PURE=1)",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: last one)")
     parser.add_argument(
         "--libs",
@@ -527,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown libraries {unknown}; choose from {sorted(FACTORIES)}")
     if args.rounds < 1 or args.seconds <= 0:
         parser.error("--rounds must be >= 1 and --seconds > 0")
+    if args.pure:
+        os.environ["TRIO_SRF_PURE"] = "1"  # read when trio_srf.sip is first imported
     result = run(args)
     if args.json:
         print(json.dumps(result, sort_keys=True))
