@@ -353,3 +353,13 @@ def test_script_without_a_compiler_fails_with_one_line(tmp_path: pathlib.Path) -
         "e.g. apt-get install gcc)\n"
     )
     assert _accel.extension_files(str(tree / "trio_srf" / "sip")) == {}
+
+
+def test_modules_know_their_own_mode() -> None:
+    """_uri.COMPILED (which picks the view constructors) agrees with what actually loaded."""
+    from trio_srf.sip import _accel, _parsed, _uri
+
+    assert _uri.COMPILED is _accel.compiled()
+    suffix = "compiled" if _uri.COMPILED else "interpreted"
+    assert _parsed._via_from_match.__name__ == f"_via_{suffix}"
+    assert _uri.make_sip_uri.__name__ == f"_make_sip_uri_{suffix}"

@@ -38,6 +38,7 @@ import attrs
 from trio_srf.errors import LocalProtocolError
 
 from ._uri import (
+    COMPILED,
     FAST_PORT,
     SIP_FAST,
     URI,
@@ -785,10 +786,7 @@ def parse_cseq(text: str) -> CSeq:
     m = _CSEQ_FAST_RE.match(text)
     if m is not None:
         # At most nine digits: below 2**31-1 without a bound check.
-        cseq = _new(CSeq)  # see "fast constructors" below
-        object.__setattr__(cseq, "seq", int(m.group(1)))
-        object.__setattr__(cseq, "method", m.group(2))
-        return cseq
+        return _make_cseq(int(m.group(1)), m.group(2))  # see "fast constructors" below
     return parse_cseq_careful(text)
 
 
@@ -888,17 +886,24 @@ def parse_int_header(text: str, name: str, *, maximum: int = 2**32 - 1) -> int:
 # -- fast constructors ---------------------------------------------------------------
 #
 # The strict regexes above have validated everything but the host (checked
-# here through is_valid_host's cache). The values go in through
-# ``object.__setattr__``, which skips the frozen ``__setattr__`` that makes
-# attrs' ``__init__`` cost about a microsecond per value: mypyc compiles that
-# call into a direct C call (about 3 times cheaper than calling a slot
-# descriptor's ``__set__``); interpreted, it costs a little more than the
-# descriptor.
+# here through is_valid_host's cache). The values skip the frozen
+# ``__setattr__`` that makes attrs' ``__init__`` cost about a microsecond per
+# value, in the way that is fastest for how this module runs: compiled by
+# mypyc, ``object.__setattr__`` becomes a direct C call (about 3 times cheaper
+# than calling a slot descriptor's ``__set__``); interpreted, the descriptors'
+# ``__set__`` are the cheaper ones. ``_uri.COMPILED`` says which applies (both
+# modules are always compiled together).
 
 _new = object.__new__
+_VIA_SLOTS = tuple(
+    Via.__dict__[n].__set__ for n in ("protocol", "transport", "host", "port", "params")
+)
+_NAME_ADDR_SLOTS = tuple(NameAddr.__dict__[n].__set__ for n in ("display_name", "uri", "params"))
+_CSEQ_SEQ = CSeq.__dict__["seq"].__set__
+_CSEQ_METHOD = CSeq.__dict__["method"].__set__
 
 
-def _via_from_match(m: re.Match[str]) -> Via:
+def _via_compiled(m: re.Match[str]) -> Via:
     transport, host, port, params = m.groups()
     if not is_valid_host(host):
         raise _err(f"invalid Via host in {m.string!r}")
@@ -911,7 +916,21 @@ def _via_from_match(m: re.Match[str]) -> Via:
     return via
 
 
-def _name_addr_from_match(m: re.Match[str]) -> NameAddr:
+def _via_interpreted(m: re.Match[str]) -> Via:
+    transport, host, port, params = m.groups()
+    if not is_valid_host(host):
+        raise _err(f"invalid Via host in {m.string!r}")
+    s_protocol, s_transport, s_host, s_port, s_params = _VIA_SLOTS
+    via = _new(Via)
+    s_protocol(via, "SIP/2.0")
+    s_transport(via, transport)
+    s_host(via, host)
+    s_port(via, None if port is None else int(port))
+    s_params(via, _fast_params(params))
+    return via
+
+
+def _name_addr_compiled(m: re.Match[str]) -> NameAddr:
     quoted, tokens, raw, scheme, user, host, port, uri_params, params = m.groups()
     uri = make_sip_uri(scheme, user, host, port, uri_params, raw)
     na = _new(NameAddr)
@@ -919,3 +938,33 @@ def _name_addr_from_match(m: re.Match[str]) -> NameAddr:
     object.__setattr__(na, "uri", uri)
     object.__setattr__(na, "params", _fast_params(params))
     return na
+
+
+def _name_addr_interpreted(m: re.Match[str]) -> NameAddr:
+    quoted, tokens, raw, scheme, user, host, port, uri_params, params = m.groups()
+    uri = make_sip_uri(scheme, user, host, port, uri_params, raw)
+    s_display, s_uri, s_params = _NAME_ADDR_SLOTS
+    na = _new(NameAddr)
+    s_display(na, quoted if quoted is not None else tokens)
+    s_uri(na, uri)
+    s_params(na, _fast_params(params))
+    return na
+
+
+def _cseq_compiled(seq: int, method: str) -> CSeq:
+    cseq = _new(CSeq)
+    object.__setattr__(cseq, "seq", seq)
+    object.__setattr__(cseq, "method", method)
+    return cseq
+
+
+def _cseq_interpreted(seq: int, method: str) -> CSeq:
+    cseq = _new(CSeq)
+    _CSEQ_SEQ(cseq, seq)
+    _CSEQ_METHOD(cseq, method)
+    return cseq
+
+
+_via_from_match = _via_compiled if COMPILED else _via_interpreted
+_name_addr_from_match = _name_addr_compiled if COMPILED else _name_addr_interpreted
+_make_cseq = _cseq_compiled if COMPILED else _cseq_interpreted
