@@ -1,11 +1,14 @@
-"""CPU per call of examples/uas.py and examples/b2bua.py, in one process, calls in sequence.
+"""CPU per call of examples/uas.py, b2bua.py or proxy.py, in one process, calls in sequence.
 
 ``bench_calls.py`` measures the examples as SIPp sees them, but on a shared two-core machine
 its CPU figures move by 20 % between runs. This benchmark trades realism for repeatability:
 the example's Srf runs on an embedded engine over real UDP sockets on 127.0.0.1, and a tiny
-caller (and, for the B2BUA, a tiny callee) in the same ``trio.run`` speak SIP with plain
-string templates (no trio_srf parsing, so they cost the same whatever trio_srf does). Calls
-run one at a time: INVITE, (100), 180, 200, ACK, BYE, 200.
+caller (and, for the B2BUA and the proxy, a tiny callee) in the same ``trio.run`` speak SIP
+with plain string templates (no trio_srf parsing, so they cost the same whatever trio_srf
+does). Calls run one at a time: INVITE, (100), 180, 200, ACK, BYE, 200. The proxy
+record-routes to one target; the callee does not echo Record-Route, so the caller's ACK and
+BYE reach the proxy without a Route and are routed by the dialog it remembered (the path
+SIPp's built-in scenarios take).
 
 The figure is ``time.process_time()`` per call over ``--calls`` calls after ``--warmup``
 calls; the caller and callee's share is in it (a constant). Under callgrind (``--callgrind``
@@ -15,6 +18,7 @@ is what before/after comparisons of a few percent need::
     .venv/bin/python benchmarks/bench_srf_inproc.py uas --calls 2000
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python benchmarks/bench_srf_inproc.py b2bua --calls 200 --warmup 50
+    .venv/bin/python benchmarks/bench_srf_inproc.py proxy --calls 1000
 """
 
 from __future__ import annotations
@@ -141,6 +145,10 @@ def build(name: str, target: str) -> Srf:
         import uas
 
         return uas.build_uas()
+    if name == "proxy":
+        import proxy
+
+        return proxy.build_proxy([target])
     import b2bua
 
     return b2bua.build_b2bua(target)
@@ -165,7 +173,7 @@ async def main(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("example", choices=["uas", "b2bua"])
+    p.add_argument("example", choices=["uas", "b2bua", "proxy"])
     p.add_argument("--calls", type=int, default=1000, help="measured calls")
     p.add_argument("--warmup", type=int, default=100, help="calls before measuring")
     p.add_argument("--t1", type=float, default=4.0, help="T1 (large: no retransmissions)")
