@@ -374,11 +374,6 @@ class Request(SipMessage):
         self._ruri: SipURI | TelURI | AbsoluteURI | None = None
         self._ruri_src: str | None = None
 
-    @classmethod
-    def _parsed(cls, method: str, uri: str, headers: Headers, version: str) -> Request:
-        """Build from a start line the parser has checked (empty body)."""
-        return cls(method, uri, headers, b"", version)
-
     @property
     def request_uri(self) -> SipURI | TelURI | AbsoluteURI:
         """The Request-URI parsed (cached until ``uri`` is reassigned)."""
@@ -506,11 +501,6 @@ class Response(SipMessage):
         self.headers = _as_headers(headers)
         self.body = body
         self.version = version
-
-    @classmethod
-    def _parsed(cls, status: int, reason: str, headers: Headers, version: str) -> Response:
-        """Build from a status line the parser has checked (empty body)."""
-        return cls(status, reason, headers, b"", version)
 
     @property
     def is_provisional(self) -> bool:

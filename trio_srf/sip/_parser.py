@@ -320,9 +320,9 @@ def _parse_head(
     headers = Headers._trusted(entries)
     msg: Request | Response
     if response is not None:
-        msg = Response._parsed(response[0], response[1], headers, version.upper())
+        msg = Response(response[0], response[1], headers, b"", version.upper())
     else:
-        msg = Request._parsed(method, uri, headers, version.upper())
+        msg = Request(method, uri, headers, b"", version.upper())
     return msg, content_length
 
 
